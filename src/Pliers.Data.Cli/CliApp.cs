@@ -1,0 +1,222 @@
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Pliers.Data.Cli;
+
+/// <summary>The <c>pliers-data</c> command line: exit 0 on success, 1 with a one-line reason on failure, 2 on bad usage.</summary>
+internal static class CliApp
+{
+    public const int Success = 0;
+    public const int Failure = 1;
+    public const int BadUsage = 2;
+
+    private const string Usage = """
+        usage: pliers-data <command> [options]
+
+        commands:
+          migrate                 apply every pending Pliers migration (under an advisory lock)
+          rollback --to <version> revert down to <version>; 0 removes every Pliers object
+          status                  list applied and pending migrations
+          verify                  compare the live schema with the migrations; exit 1 on drift
+
+        options:
+          --connection <string>   PostgreSQL connection string (default: $PLIERS_CONNECTION)
+          --schema <name>         schema holding the Pliers objects (default: pliers)
+          -h, --help              show this help
+        """;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            (args.Length == 0 ? error : output).WriteLine(Usage);
+            return args.Length == 0 ? BadUsage : Success;
+        }
+
+        var command = args[0];
+        if (command is not ("migrate" or "rollback" or "status" or "verify"))
+        {
+            return UsageError(error, $"unknown command '{command}'");
+        }
+
+        string? connection = null, schema = null, to = null;
+        for (var i = 1; i < args.Length; i++)
+        {
+            var name = args[i];
+            if (name is "-h" or "--help")
+            {
+                output.WriteLine(Usage);
+                return Success;
+            }
+
+            if (name is not ("--connection" or "--schema" or "--to") || (name == "--to" && command != "rollback"))
+            {
+                return UsageError(error, $"unknown option '{name}' for '{command}'");
+            }
+
+            if (i + 1 >= args.Length)
+            {
+                return UsageError(error, $"option '{name}' needs a value");
+            }
+
+            var value = args[++i];
+            switch (name)
+            {
+                case "--connection": connection = value; break;
+                case "--schema": schema = value; break;
+                default: to = value; break;
+            }
+        }
+
+        connection ??= Environment.GetEnvironmentVariable("PLIERS_CONNECTION");
+        if (string.IsNullOrWhiteSpace(connection))
+        {
+            return UsageError(error, "no connection string: pass --connection or set PLIERS_CONNECTION");
+        }
+
+        long toVersion = 0;
+        if (command == "rollback" && (to is null || !long.TryParse(to, NumberStyles.None, CultureInfo.InvariantCulture, out toVersion)))
+        {
+            return UsageError(error, to is null ? "rollback needs --to <version> (0 removes everything)" : $"--to must be a version number, not '{to}'");
+        }
+
+        try
+        {
+            _ = new NpgsqlConnectionStringBuilder(connection);
+        }
+        catch (ArgumentException e)
+        {
+            return UsageError(error, "the connection string is not valid: " + e.Message);
+        }
+
+        var services = new ServiceCollection()
+            .AddPliersData(o =>
+            {
+                o.ConnectionString = connection;
+                o.Schema = schema ?? PliersDataOptions.DefaultSchema;
+            })
+            .BuildServiceProvider();
+        await using (services.ConfigureAwait(false))
+        {
+            try
+            {
+                _ = services.GetRequiredService<IOptions<PliersDataOptions>>().Value;
+            }
+            catch (OptionsValidationException e)
+            {
+                return UsageError(error, string.Join(" ", e.Failures));
+            }
+
+            try
+            {
+                return command switch
+                {
+                    "migrate" => await MigrateAsync(services, output, cancellationToken).ConfigureAwait(false),
+                    "rollback" => await RollbackAsync(services, toVersion, output, cancellationToken).ConfigureAwait(false),
+                    "status" => await StatusAsync(services, output, cancellationToken).ConfigureAwait(false),
+                    _ => await VerifyAsync(services, output, error, cancellationToken).ConfigureAwait(false),
+                };
+            }
+            catch (ArgumentOutOfRangeException e) when (e.ParamName == "toVersion")
+            {
+                return UsageError(error, FirstLine(e.Message));
+            }
+            catch (OperationCanceledException)
+            {
+                error.WriteLine("pliers-data: cancelled");
+                return Failure;
+            }
+            catch (Exception e)
+            {
+                error.WriteLine("pliers-data: " + Describe(e));
+                return Failure;
+            }
+        }
+    }
+
+    private static async Task<int> MigrateAsync(IServiceProvider services, TextWriter output, CancellationToken cancellationToken)
+    {
+        var result = await services.MigratePliersDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        output.WriteLine(result.Applied.Count == 0
+            ? $"schema '{result.Schema}' is up to date at version {result.ToVersion}"
+            : $"schema '{result.Schema}': applied {string.Join(", ", result.Applied)}; now at version {result.ToVersion} ({result.Elapsed.TotalMilliseconds:F0} ms)");
+        return Success;
+    }
+
+    private static async Task<int> RollbackAsync(IServiceProvider services, long toVersion, TextWriter output, CancellationToken cancellationToken)
+    {
+        var result = await services.RollbackPliersDatabaseAsync(toVersion, cancellationToken).ConfigureAwait(false);
+        output.WriteLine(result.Applied.Count == 0
+            ? $"schema '{result.Schema}': nothing to revert; at version {result.ToVersion}"
+            : $"schema '{result.Schema}': reverted {string.Join(", ", result.Applied)}; now at version {result.ToVersion}");
+        return Success;
+    }
+
+    private static async Task<int> StatusAsync(IServiceProvider services, TextWriter output, CancellationToken cancellationToken)
+    {
+        var status = await services.GetPliersMigrationStatusAsync(cancellationToken).ConfigureAwait(false);
+        output.WriteLine($"schema '{status.Schema}' at version {status.CurrentVersion}: {status.Migrations.Count - status.Pending.Count} applied, {status.Pending.Count} pending");
+        foreach (var m in status.Migrations)
+        {
+            var state = m.AppliedOn is { } on ? "applied " + on.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "pending";
+            output.WriteLine($"  {m.Version}  {state,-28}  {m.Description}");
+        }
+
+        foreach (var v in status.UnknownAppliedVersions)
+        {
+            output.WriteLine($"  {v}  applied by a newer Pliers.Data release");
+        }
+
+        return Success;
+    }
+
+    private static async Task<int> VerifyAsync(IServiceProvider services, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        var result = await services.VerifyPliersDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        if (result.IsMatch)
+        {
+            output.WriteLine($"schema '{result.Schema}' matches the migrations (version {result.Version})");
+            return Success;
+        }
+
+        error.WriteLine($"schema '{result.Schema}' has drifted from the migrations (version {result.Version}): {result.Differences.Count} difference(s)");
+        foreach (var difference in result.Differences)
+        {
+            output.WriteLine("  " + FirstLine(difference.ToString()));
+        }
+
+        return Failure;
+    }
+
+    private static int UsageError(TextWriter error, string message)
+    {
+        error.WriteLine("pliers-data: " + message);
+        error.WriteLine("run 'pliers-data --help' for usage");
+        return BadUsage;
+    }
+
+    /// <summary>One line for the operator: the PostgreSQL error or the connection failure, never a stack trace.</summary>
+    private static string Describe(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case PostgresException pg:
+                    return FirstLine("PostgreSQL refused: " + pg.Message);
+                case NpgsqlException npgsql:
+                    return FirstLine("cannot reach PostgreSQL: " + (npgsql.InnerException?.Message ?? npgsql.Message));
+            }
+        }
+
+        return FirstLine(exception.Message);
+    }
+
+    private static string FirstLine(string text)
+    {
+        var line = text.Split('\n', 2)[0].Trim();
+        return line.Length > 300 ? line[..300] + "..." : line;
+    }
+}

@@ -1,0 +1,413 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Npgsql;
+using Testcontainers.PostgreSql;
+
+namespace Pliers.Data.Testing;
+
+/// <summary>Where a <see cref="TestPostgres"/> server came from.</summary>
+public enum TestPostgresSource
+{
+    /// <summary>The connection string in the <c>PLIERS_TEST_CONNECTION</c> environment variable.</summary>
+    Environment,
+
+    /// <summary>A container started through Testcontainers.</summary>
+    Testcontainers,
+
+    /// <summary>A temporary cluster started from the local PostgreSQL binaries.</summary>
+    LocalBinaries,
+}
+
+/// <summary>Options for <see cref="TestPostgres.StartAsync(TestPostgresOptions?, CancellationToken)"/>.</summary>
+public sealed class TestPostgresOptions
+{
+    /// <summary>
+    /// Gets or sets the environment variable read first for a connection string. The default is <c>PLIERS_TEST_CONNECTION</c>.
+    /// </summary>
+    public string ConnectionStringVariable { get; set; } = "PLIERS_TEST_CONNECTION";
+
+    /// <summary>
+    /// Gets or sets a value indicating whether a local cluster trades durability for speed
+    /// (<c>fsync</c>, <c>synchronous_commit</c> and <c>full_page_writes</c> off). The default is <see langword="true"/>;
+    /// benchmarks turn it off to measure what production would see.
+    /// </summary>
+    public bool FastUnsafe { get; set; } = true;
+
+    /// <summary>Gets or sets a value indicating whether Testcontainers is tried when a Docker engine answers. The default is <see langword="true"/>.</summary>
+    public bool UseTestcontainers { get; set; } = true;
+
+    /// <summary>Gets or sets the <c>max_connections</c> of a local cluster. The default is 200.</summary>
+    public int MaxConnections { get; set; } = 200;
+
+    /// <summary>Gets or sets where progress lines are written (for example <see cref="Console.Error"/>), or <see langword="null"/> for silence.</summary>
+    public TextWriter? Log { get; set; }
+}
+
+/// <summary>
+/// A throwaway PostgreSQL server: the connection string in <c>PLIERS_TEST_CONNECTION</c> when set; else a
+/// Testcontainers container when a Docker engine answers; else a temporary cluster started from the local
+/// PostgreSQL binaries on a free loopback port, run as the <c>postgres</c> user when the process is root.
+/// Disposing it stops and deletes what it started. A cluster left behind by a killed process is stopped by a
+/// watchdog when that process dies, and swept at the next start otherwise.
+/// </summary>
+public sealed class TestPostgres : IAsyncDisposable
+{
+    private const string ClusterFolderName = "pliers-test-postgres";
+    private readonly Func<ValueTask>? _stop;
+
+    private TestPostgres(string connectionString, TestPostgresSource source, Func<ValueTask>? stop)
+    {
+        ConnectionString = connectionString;
+        Source = source;
+        _stop = stop;
+    }
+
+    /// <summary>Gets the connection string of a superuser on the server.</summary>
+    public string ConnectionString { get; }
+
+    /// <summary>Gets where the server came from.</summary>
+    public TestPostgresSource Source { get; }
+
+    /// <summary>Finds or starts a PostgreSQL server, in the order the class summary gives.</summary>
+    /// <param name="options">Options, or <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>A running server; dispose it to stop it.</returns>
+    /// <exception cref="InvalidOperationException">No server could be found or started; the message says what to install.</exception>
+    public static async Task<TestPostgres> StartAsync(TestPostgresOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new TestPostgresOptions();
+        var fromEnvironment = Environment.GetEnvironmentVariable(options.ConnectionStringVariable);
+        if (!string.IsNullOrWhiteSpace(fromEnvironment))
+        {
+            options.Log?.WriteLine($"PostgreSQL: using ${options.ConnectionStringVariable}");
+            return new TestPostgres(fromEnvironment, TestPostgresSource.Environment, null);
+        }
+
+        var problems = new List<string>();
+        if (options.UseTestcontainers && DockerMayBeAvailable())
+        {
+            try
+            {
+                var container = new PostgreSqlBuilder("postgres:15-alpine").Build();
+                await container.StartAsync(cancellationToken).ConfigureAwait(false);
+                options.Log?.WriteLine("PostgreSQL: started a Testcontainers container");
+                return new TestPostgres(container.GetConnectionString(), TestPostgresSource.Testcontainers, container.DisposeAsync);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                problems.Add("Testcontainers: " + e.Message);
+            }
+        }
+        else
+        {
+            problems.Add("Testcontainers: no Docker engine (no DOCKER_HOST and no /var/run/docker.sock)");
+        }
+
+        try
+        {
+            return await LocalCluster.StartAsync(options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            problems.Add("local binaries: " + e.Message);
+        }
+
+        throw new InvalidOperationException(
+            "No PostgreSQL server for tests. Do one of: set PLIERS_TEST_CONNECTION to a connection string of a superuser; " +
+            "start a Docker engine (Testcontainers uses postgres:15-alpine); or install the PostgreSQL 15+ server binaries " +
+            "(Debian/Ubuntu: apt-get install postgresql-15) so that initdb and pg_ctl are on PATH or in `pg_config --bindir`. " +
+            "Tried: " + string.Join("; ", problems));
+    }
+
+    /// <summary>Creates a new empty database on the server and returns a connection string for it.</summary>
+    /// <param name="name">The database name: lower-case letters, digits and '_'.</param>
+    /// <param name="cancellationToken">Cancels the command.</param>
+    /// <returns>The connection string of the new database.</returns>
+    public async Task<string> CreateDatabaseAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (!name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_') || name.Length > 63)
+        {
+            throw new ArgumentException("Use lower-case letters, digits and '_' (at most 63).", nameof(name));
+        }
+
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand($"create database \"{name}\"", connection);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return new NpgsqlConnectionStringBuilder(ConnectionString) { Database = name }.ConnectionString;
+    }
+
+    /// <summary>Stops and deletes what this instance started; a server from the environment is left alone.</summary>
+    /// <returns>A task that completes when the server is gone.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        if (_stop is not null)
+        {
+            await _stop().ConfigureAwait(false);
+        }
+    }
+
+    private static bool DockerMayBeAvailable() =>
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DOCKER_HOST")) || File.Exists("/var/run/docker.sock");
+
+    private static class LocalCluster
+    {
+        public static async Task<TestPostgres> StartAsync(TestPostgresOptions options, CancellationToken cancellationToken)
+        {
+            if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
+            {
+                throw new PlatformNotSupportedException("a local cluster is only started on Linux and macOS");
+            }
+
+            var binDir = await FindBinDirAsync(cancellationToken).ConfigureAwait(false)
+                ?? throw new FileNotFoundException("initdb and pg_ctl were found neither on PATH, nor in `pg_config --bindir`, nor under /usr/lib/postgresql/*/bin");
+            var runAsPostgres = Environment.IsPrivilegedProcess;
+            var root = Path.Combine(Path.GetTempPath(), ClusterFolderName);
+            Directory.CreateDirectory(root);
+            await SweepStaleClustersAsync(root, binDir, runAsPostgres).ConfigureAwait(false);
+
+            var folder = Path.Combine(root, $"{Environment.ProcessId}-{Guid.NewGuid():N}"[..24]);
+            var data = Path.Combine(folder, "data");
+            Directory.CreateDirectory(folder);
+            await File.WriteAllTextAsync(Path.Combine(folder, "owner"), OwnerStamp(Environment.ProcessId), cancellationToken).ConfigureAwait(false);
+            if (runAsPostgres)
+            {
+                await RunAsync("chown", ["-R", "postgres", folder], false, cancellationToken).ConfigureAwait(false);
+            }
+
+            try
+            {
+                await RunAsync(Path.Combine(binDir, "initdb"), ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"], runAsPostgres, cancellationToken).ConfigureAwait(false);
+                var settings = new StringBuilder($"-c listen_addresses=127.0.0.1 -k {folder} -c max_connections={options.MaxConnections}");
+                if (options.FastUnsafe)
+                {
+                    settings.Append(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+                }
+
+                int port = 0;
+                for (var attempt = 1; ; attempt++)
+                {
+                    port = FreePort();
+                    try
+                    {
+                        await RunAsync(Path.Combine(binDir, "pg_ctl"), ["start", "-D", data, "-w", "-t", "60", "-l", Path.Combine(folder, "server.log"), "-o", $"-p {port} {settings}"], runAsPostgres, cancellationToken).ConfigureAwait(false);
+                        break;
+                    }
+                    catch (InvalidOperationException) when (attempt < 3)
+                    {
+                        // Another process took the port between our probe and the server's bind; try another.
+                    }
+                }
+
+                var watchdog = StartWatchdog(binDir, data, folder, runAsPostgres);
+                options.Log?.WriteLine($"PostgreSQL: started a local cluster from {binDir} on port {port} in {folder}");
+                var connectionString = new NpgsqlConnectionStringBuilder
+                {
+                    Host = "127.0.0.1",
+                    Port = port,
+                    Username = "postgres",
+                    Database = "postgres",
+                }.ConnectionString;
+                return new TestPostgres(connectionString, TestPostgresSource.LocalBinaries, async () =>
+                {
+                    NpgsqlConnection.ClearAllPools();
+                    try
+                    {
+                        await RunAsync(Path.Combine(binDir, "pg_ctl"), ["stop", "-D", data, "-m", "fast", "-w", "-t", "30"], runAsPostgres, CancellationToken.None).ConfigureAwait(false);
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        await RunAsync(Path.Combine(binDir, "pg_ctl"), ["stop", "-D", data, "-m", "immediate", "-w"], runAsPostgres, CancellationToken.None).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        TryKill(watchdog);
+                        TryDelete(folder);
+                    }
+                });
+            }
+            catch
+            {
+                TryDelete(folder);
+                throw;
+            }
+        }
+
+        private static async Task<string?> FindBinDirAsync(CancellationToken cancellationToken)
+        {
+            static bool HasBinaries(string dir) => File.Exists(Path.Combine(dir, "initdb")) && File.Exists(Path.Combine(dir, "pg_ctl"));
+
+            foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (HasBinaries(dir))
+                {
+                    return dir;
+                }
+            }
+
+            try
+            {
+                var fromPgConfig = (await RunAsync("pg_config", ["--bindir"], false, cancellationToken).ConfigureAwait(false)).Trim();
+                if (HasBinaries(fromPgConfig))
+                {
+                    return fromPgConfig;
+                }
+            }
+            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // No pg_config either; look in the usual Debian folder below.
+            }
+
+            const string debian = "/usr/lib/postgresql";
+            return Directory.Exists(debian)
+                ? Directory.GetDirectories(debian)
+                    .Select(d => Path.Combine(d, "bin"))
+                    .Where(HasBinaries)
+                    .OrderByDescending(d => int.TryParse(Path.GetFileName(Path.GetDirectoryName(d)), out var v) ? v : 0)
+                    .FirstOrDefault()
+                : null;
+        }
+
+        private static string OwnerStamp(int pid)
+        {
+            try
+            {
+                using var process = Process.GetProcessById(pid);
+                return $"{pid} {process.StartTime.ToUniversalTime().Ticks}";
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+            {
+                return $"{pid} 0";
+            }
+        }
+
+        /// <summary>Stops and deletes clusters whose owning process is gone (a test run that was killed).</summary>
+        private static async Task SweepStaleClustersAsync(string root, string binDir, bool runAsPostgres)
+        {
+            foreach (var folder in Directory.GetDirectories(root))
+            {
+                var ownerFile = Path.Combine(folder, "owner");
+                string stamp;
+                try
+                {
+                    stamp = File.ReadAllText(ownerFile).Trim();
+                }
+                catch (IOException)
+                {
+                    continue;
+                }
+
+                var pid = int.TryParse(stamp.Split(' ')[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var p) ? p : -1;
+                if (pid > 0 && OwnerStamp(pid) == stamp)
+                {
+                    continue; // still running
+                }
+
+                var data = Path.Combine(folder, "data");
+                if (File.Exists(Path.Combine(data, "postmaster.pid")))
+                {
+                    try
+                    {
+                        await RunAsync(Path.Combine(binDir, "pg_ctl"), ["stop", "-D", data, "-m", "immediate", "-w", "-t", "20"], runAsPostgres, CancellationToken.None).ConfigureAwait(false);
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        // Already stopped; the folder goes anyway.
+                    }
+                }
+
+                TryDelete(folder);
+            }
+        }
+
+        /// <summary>
+        /// A detached shell that waits for this process to die and then stops the cluster, so a killed test
+        /// run never leaves a server behind.
+        /// </summary>
+        private static Process? StartWatchdog(string binDir, string data, string folder, bool runAsPostgres)
+        {
+            var stop = $"{(runAsPostgres ? "runuser -u postgres -- " : string.Empty)}'{Path.Combine(binDir, "pg_ctl")}' stop -D '{data}' -m immediate -w -t 20";
+            var script = $"while kill -0 {Environment.ProcessId} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf '{folder}'";
+            try
+            {
+                var start = new ProcessStartInfo("setsid", ["/bin/sh", "-c", script])
+                {
+                    UseShellExecute = false,
+                    RedirectStandardInput = true,
+                    RedirectStandardOutput = true,
+                    RedirectStandardError = true,
+                };
+                return Process.Start(start);
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+                return null; // no setsid: the sweep at the next start cleans up instead
+            }
+        }
+
+        private static int FreePort()
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+
+        private static void TryKill(Process? process)
+        {
+            try
+            {
+                process?.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // already gone
+            }
+            finally
+            {
+                process?.Dispose();
+            }
+        }
+
+        private static void TryDelete(string folder)
+        {
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // best effort: the next sweep retries
+            }
+        }
+
+        private static async Task<string> RunAsync(string fileName, IReadOnlyList<string> arguments, bool asPostgres, CancellationToken cancellationToken)
+        {
+            var start = asPostgres
+                ? new ProcessStartInfo("runuser", ["-u", "postgres", "--", fileName, .. arguments])
+                : new ProcessStartInfo(fileName, arguments);
+            start.UseShellExecute = false;
+            start.RedirectStandardOutput = true;
+            start.RedirectStandardError = true;
+            start.RedirectStandardInput = true;
+            start.WorkingDirectory = Path.GetTempPath();
+            using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
+            process.StandardInput.Close();
+            var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+            var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            var output = await stdout.ConfigureAwait(false);
+            var error = await stderr.ConfigureAwait(false);
+            if (process.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"{Path.GetFileName(fileName)} exited with {process.ExitCode}: {error.Trim()} {output.Trim()}".Trim());
+            }
+
+            return output;
+        }
+    }
+}

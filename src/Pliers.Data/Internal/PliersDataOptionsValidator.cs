@@ -1,0 +1,23 @@
+using Microsoft.Extensions.Options;
+
+namespace Pliers.Data.Internal;
+
+/// <summary>Checks the options once at start-up so a bad schema name never reaches SQL.</summary>
+internal sealed class PliersDataOptionsValidator : IValidateOptions<PliersDataOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PliersDataOptions options)
+    {
+        var failures = new List<string>();
+        if (SchemaName.Validate(options.Schema) is { } schemaError)
+        {
+            failures.Add("PliersDataOptions.Schema: " + schemaError);
+        }
+
+        if (options.MigrationLockTimeout <= TimeSpan.Zero)
+        {
+            failures.Add("PliersDataOptions.MigrationLockTimeout must be positive.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

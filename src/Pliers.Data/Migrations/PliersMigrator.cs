@@ -1,0 +1,286 @@
+using System.Diagnostics;
+using System.Text;
+using FluentMigrator.Runner;
+using FluentMigrator.Runner.Initialization;
+using FluentMigrator.Runner.VersionTableInfo;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using Pliers.Data.Internal;
+
+namespace Pliers.Data.Migrations;
+
+/// <summary>
+/// Runs the Pliers migrations for one schema. FluentMigrator has no lock of its own, so every run first
+/// takes a session-level advisory lock on a separate connection, then builds a private runner (never the
+/// host's FluentMigrator setup), and unlocks in <c>finally</c>.
+/// </summary>
+internal sealed class PliersMigrator
+{
+    private readonly PliersDatabase _database;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly TimeSpan _lockTimeout;
+
+    public PliersMigrator(PliersDatabase database, TimeSpan lockTimeout, ILoggerFactory? loggerFactory)
+    {
+        _database = database;
+        _lockTimeout = lockTimeout;
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+    }
+
+    private string Schema => _database.Schema;
+
+    /// <summary>The advisory lock key: a stable 64-bit FNV-1a hash of the schema name.</summary>
+    internal static long LockKey(string schema)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var b in Encoding.UTF8.GetBytes("pliers.data/migrations/" + schema))
+        {
+            hash ^= b;
+            hash *= 1099511628211UL;
+        }
+
+        return unchecked((long)hash);
+    }
+
+    public async Task<PliersMigrationResult> MigrateAsync(CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        return await WithLockAsync(
+            async connection =>
+            {
+                var before = await ReadAppliedAsync(connection, cancellationToken).ConfigureAwait(false);
+                await using (var create = new NpgsqlCommand($"create schema if not exists {SchemaName.Quote(Schema)}", connection))
+                {
+                    await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                await RunAsync(runner => runner.MigrateUp(), cancellationToken).ConfigureAwait(false);
+                var after = await ReadAppliedAsync(connection, cancellationToken).ConfigureAwait(false);
+                var applied = after.Keys.Except(before.Keys).Order().ToArray();
+                return new PliersMigrationResult(Schema, MaxVersion(before), MaxVersion(after), applied, stopwatch.Elapsed);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<PliersMigrationResult> RollbackAsync(long toVersion, CancellationToken cancellationToken)
+    {
+        if (toVersion != 0 && !PliersMigrations.Versions.Contains(toVersion))
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(toVersion),
+                toVersion,
+                $"Unknown Pliers migration version {toVersion}; use 0 or one of {string.Join(", ", PliersMigrations.Versions)}.");
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        return await WithLockAsync(
+            async connection =>
+            {
+                var before = await ReadAppliedAsync(connection, cancellationToken).ConfigureAwait(false);
+                if (before.Count > 0)
+                {
+                    await RunAsync(runner => runner.MigrateDown(toVersion), cancellationToken).ConfigureAwait(false);
+                }
+
+                var after = await ReadAppliedAsync(connection, cancellationToken).ConfigureAwait(false);
+                if (toVersion == 0)
+                {
+                    await DropVersionTableAndEmptySchemaAsync(connection, cancellationToken).ConfigureAwait(false);
+                }
+
+                var reverted = before.Keys.Except(after.Keys).OrderDescending().ToArray();
+                return new PliersMigrationResult(Schema, MaxVersion(before), MaxVersion(after), reverted, stopwatch.Elapsed);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<PliersMigrationStatus> GetStatusAsync(CancellationToken cancellationToken)
+    {
+        var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var applied = await ReadAppliedAsync(connection, cancellationToken).ConfigureAwait(false);
+            return BuildStatus(applied);
+        }
+    }
+
+    public async Task<PliersSchemaVerification> VerifyAsync(CancellationToken cancellationToken)
+    {
+        var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var applied = await ReadAppliedAsync(connection, cancellationToken).ConfigureAwait(false);
+            var status = BuildStatus(applied);
+            var expected = await DeclaredCatalogAsync(connection, applied.Keys.ToHashSet(), cancellationToken).ConfigureAwait(false);
+
+            IReadOnlyList<CatalogObject> actual;
+            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                actual = await SchemaSnapshot.ReadAsync(connection, Schema, cancellationToken).ConfigureAwait(false);
+            }
+
+            var differences = SchemaSnapshot.Compare(expected, actual).ToList();
+            foreach (var unknown in status.UnknownAppliedVersions)
+            {
+                differences.Add(new PliersSchemaDifference("migration", unknown.ToString(System.Globalization.CultureInfo.InvariantCulture), "unexpected", null, "applied by a newer Pliers.Data release"));
+            }
+
+            return new PliersSchemaVerification(Schema, status.CurrentVersion, differences);
+        }
+    }
+
+    /// <summary>
+    /// Builds the catalog the applied migrations declare by running their Up statements into a scratch
+    /// schema inside a transaction that is always rolled back: nothing is left behind.
+    /// </summary>
+    internal static async Task<IReadOnlyList<CatalogObject>> DeclaredCatalogAsync(NpgsqlConnection connection, IReadOnlySet<long> versions, CancellationToken cancellationToken)
+    {
+        var scratch = "pliers_verify_" + Guid.NewGuid().ToString("N")[..12];
+        var quoted = SchemaName.Quote(scratch);
+        var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (transaction.ConfigureAwait(false))
+        {
+            var statements = new List<string> { $"create schema {quoted}" };
+            statements.AddRange(PliersMigrations.All(scratch).Where(m => versions.Contains(m.Version)).SelectMany(m => m.UpStatements(quoted)));
+            foreach (var sql in statements)
+            {
+                await using var command = new NpgsqlCommand(sql, connection, transaction);
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            var catalog = await SchemaSnapshot.ReadAsync(connection, scratch, cancellationToken).ConfigureAwait(false);
+            await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+            return catalog;
+        }
+    }
+
+    private static PliersMigrationStatus BuildStatus(IReadOnlyDictionary<long, (DateTimeOffset AppliedOn, string Description)> applied)
+    {
+        var known = PliersMigrations.All(PliersDataOptions.DefaultSchema)
+            .Select(m => new PliersMigrationInfo(m.Version, m.Description, applied.TryGetValue(m.Version, out var a) ? a.AppliedOn : null))
+            .ToArray();
+        var unknown = applied.Keys.Where(v => !PliersMigrations.Versions.Contains(v)).Order().ToArray();
+        return new PliersMigrationStatus(string.Empty, known, unknown);
+    }
+
+    private static long MaxVersion(IReadOnlyDictionary<long, (DateTimeOffset, string)> applied) =>
+        applied.Count == 0 ? 0 : applied.Keys.Max();
+
+    private async Task<IReadOnlyDictionary<long, (DateTimeOffset AppliedOn, string Description)>> ReadAppliedAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var table = $"{SchemaName.Quote(Schema)}.{PliersVersionTableMetaData.Table}";
+        await using (var exists = new NpgsqlCommand("select to_regclass(@table) is not null", connection))
+        {
+            exists.Parameters.AddWithValue("table", table);
+            if (!(bool)(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
+            {
+                return new Dictionary<long, (DateTimeOffset, string)>();
+            }
+        }
+
+        var result = new Dictionary<long, (DateTimeOffset, string)>();
+        await using var command = new NpgsqlCommand($"select version, applied_on, coalesce(description, '') from {table}", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var appliedOn = reader.IsDBNull(1) ? DateTimeOffset.MinValue : new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(1), DateTimeKind.Utc));
+            result[reader.GetInt64(0)] = (appliedOn, reader.GetString(2));
+        }
+
+        return result;
+    }
+
+    private async Task DropVersionTableAndEmptySchemaAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var schema = SchemaName.Quote(Schema);
+        await using (var drop = new NpgsqlCommand($"drop table if exists {schema}.{PliersVersionTableMetaData.Table}", connection))
+        {
+            await drop.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        // The schema goes too, but only when nothing else lives in it: RESTRICT refuses otherwise.
+        try
+        {
+            await using var dropSchema = new NpgsqlCommand($"drop schema if exists {schema} restrict", connection);
+            await dropSchema.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DependentObjectsStillExist)
+        {
+            // The host keeps objects of its own in this schema; leave it.
+        }
+    }
+
+    private async Task<T> WithLockAsync<T>(Func<NpgsqlConnection, Task<T>> action, CancellationToken cancellationToken)
+    {
+        var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var key = LockKey(Schema);
+            try
+            {
+                await using var take = new NpgsqlCommand("select set_config('lock_timeout', @timeout, false), pg_advisory_lock(@key)", connection);
+                take.Parameters.AddWithValue("timeout", ((long)_lockTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                take.Parameters.AddWithValue("key", key);
+                take.CommandTimeout = 0;
+                await take.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+            {
+                throw new PliersDataException(
+                    $"Timed out after {_lockTimeout} waiting for another host to finish migrating schema '{Schema}' (advisory lock {key}).", e);
+            }
+
+            try
+            {
+                await using (var reset = new NpgsqlCommand("reset lock_timeout", connection))
+                {
+                    await reset.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                return await action(connection).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (connection.State == System.Data.ConnectionState.Open)
+                {
+                    await using var release = new NpgsqlCommand("select pg_advisory_unlock(@key)", connection);
+                    release.Parameters.AddWithValue("key", key);
+                    await release.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    private Task RunAsync(Action<IMigrationRunner> run, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // FluentMigrator's runner is synchronous; run it off the caller's thread.
+        return Task.Run(
+            () =>
+            {
+                using var services = BuildRunnerServices();
+                using var scope = services.CreateScope();
+                run(scope.ServiceProvider.GetRequiredService<IMigrationRunner>());
+            },
+            cancellationToken);
+    }
+
+    private ServiceProvider BuildRunnerServices()
+    {
+        var services = new ServiceCollection()
+            .AddFluentMigratorCore()
+            .ConfigureRunner(runner => runner
+                .AddPostgres()
+                .WithGlobalConnectionString(_database.MigrationConnectionString)
+                .WithGlobalCommandTimeout(TimeSpan.FromMinutes(10)))
+            .AddSingleton(_loggerFactory)
+            .AddSingleton(typeof(ILogger<>), typeof(Logger<>))
+            .AddSingleton<IFilteringMigrationSource>(new PliersMigrationSource(Schema))
+            .AddScoped<IVersionTableMetaData>(_ => new PliersVersionTableMetaData(Schema));
+        return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = false, ValidateScopes = false });
+    }
+}

@@ -1,0 +1,28 @@
+namespace Pliers.Data;
+
+/// <summary>
+/// Settings for Pliers.Data: where the database is and which schema holds the Pliers objects.
+/// </summary>
+public sealed class PliersDataOptions
+{
+    /// <summary>The schema used when <see cref="Schema"/> is not set.</summary>
+    public const string DefaultSchema = "pliers";
+
+    /// <summary>
+    /// Gets or sets the PostgreSQL connection string. Leave it empty when the host registers its own
+    /// <see cref="Npgsql.NpgsqlDataSource"/>; that data source is then reused.
+    /// </summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// Gets or sets the schema that holds every Pliers object, including the migration version table.
+    /// It must be a lower-case identifier (<c>[a-z_][a-z0-9_]*</c>, at most 63 characters, not starting with <c>pg_</c>).
+    /// </summary>
+    public string Schema { get; set; } = DefaultSchema;
+
+    /// <summary>
+    /// Gets or sets how long a host waits for another host's migration run to finish before giving up.
+    /// The default is five minutes.
+    /// </summary>
+    public TimeSpan MigrationLockTimeout { get; set; } = TimeSpan.FromMinutes(5);
+}

@@ -1,0 +1,123 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Pliers.Data;
+using Pliers.Data.Internal;
+using Pliers.Data.Migrations;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers Pliers.Data with a service collection.</summary>
+public static class PliersDataServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds Pliers.Data: its options (validated at start-up), an <see cref="NpgsqlDataSource"/> unless the host
+    /// registered one, and the migration runner scoped to the Pliers schema and version table.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Sets the connection string, schema and other options.</param>
+    /// <returns>The same service collection.</returns>
+    public static IServiceCollection AddPliersData(this IServiceCollection services, Action<PliersDataOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<PliersDataOptions>().Configure(configure);
+        return AddCore(services);
+    }
+
+    /// <summary>Adds Pliers.Data with options bound from a configuration section (for example <c>configuration.GetSection("Pliers")</c>).</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configuration">The section holding <c>ConnectionString</c>, <c>Schema</c> and the other options.</param>
+    /// <returns>The same service collection.</returns>
+    public static IServiceCollection AddPliersData(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<PliersDataOptions>().Bind(configuration);
+        return AddCore(services);
+    }
+
+    private static IServiceCollection AddCore(IServiceCollection services)
+    {
+        services.AddOptions<PliersDataOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PliersDataOptions>, PliersDataOptionsValidator>());
+        services.TryAddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<PliersDataOptions>>().Value;
+            if (string.IsNullOrWhiteSpace(options.ConnectionString))
+            {
+                throw new InvalidOperationException(
+                    "Pliers.Data has no database: set PliersDataOptions.ConnectionString or register an NpgsqlDataSource before resolving Pliers services.");
+            }
+
+            return NpgsqlDataSource.Create(options.ConnectionString);
+        });
+        services.TryAddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<PliersDataOptions>>().Value;
+            return new PliersDatabase(sp.GetRequiredService<NpgsqlDataSource>(), options.Schema, options.ConnectionString);
+        });
+        services.TryAddSingleton(sp => new PliersMigrator(
+            sp.GetRequiredService<PliersDatabase>(),
+            sp.GetRequiredService<IOptions<PliersDataOptions>>().Value.MigrationLockTimeout,
+            sp.GetService<ILoggerFactory>()));
+        return services;
+    }
+}
+
+/// <summary>Runs the Pliers migrations from a host's service provider.</summary>
+public static class PliersDataServiceProviderExtensions
+{
+    /// <summary>
+    /// Applies every pending Pliers migration. Several hosts may call this at the same time: a PostgreSQL
+    /// advisory lock makes them take turns, so each migration is applied exactly once.
+    /// </summary>
+    /// <param name="services">The host's service provider, after <c>AddPliersData</c>.</param>
+    /// <param name="cancellationToken">Cancels the wait for the lock; a migration that has started runs to its end.</param>
+    /// <returns>The versions before and after, and what was applied.</returns>
+    /// <exception cref="PliersDataException">The lock was not obtained within <see cref="PliersDataOptions.MigrationLockTimeout"/>.</exception>
+    public static Task<PliersMigrationResult> MigratePliersDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        return services.GetRequiredService<PliersMigrator>().MigrateAsync(cancellationToken);
+    }
+
+    /// <summary>Reverts Pliers migrations down to <paramref name="toVersion"/>; <c>0</c> removes every Pliers object, the version table and the schema when it is left empty.</summary>
+    /// <param name="services">The host's service provider, after <c>AddPliersData</c>.</param>
+    /// <param name="toVersion">The version to keep: 0 or the version of a known migration.</param>
+    /// <param name="cancellationToken">Cancels the wait for the lock.</param>
+    /// <returns>The versions before and after, and what was reverted.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="toVersion"/> is neither 0 nor a known migration.</exception>
+    public static Task<PliersMigrationResult> RollbackPliersDatabaseAsync(this IServiceProvider services, long toVersion, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        return services.GetRequiredService<PliersMigrator>().RollbackAsync(toVersion, cancellationToken);
+    }
+
+    /// <summary>Lists every Pliers migration with whether it is applied.</summary>
+    /// <param name="services">The host's service provider, after <c>AddPliersData</c>.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>Applied and pending migrations.</returns>
+    public static async Task<PliersMigrationStatus> GetPliersMigrationStatusAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var migrator = services.GetRequiredService<PliersMigrator>();
+        var status = await migrator.GetStatusAsync(cancellationToken).ConfigureAwait(false);
+        return status with { Schema = services.GetRequiredService<PliersDatabase>().Schema };
+    }
+
+    /// <summary>
+    /// Compares the live schema with what the applied migrations declare and names every difference
+    /// (a missing index, a changed column type, a dropped trigger, an object nobody declared...).
+    /// </summary>
+    /// <param name="services">The host's service provider, after <c>AddPliersData</c>.</param>
+    /// <param name="cancellationToken">Cancels the check.</param>
+    /// <returns>The differences; empty when the schema matches.</returns>
+    public static async Task<PliersSchemaVerification> VerifyPliersDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        return await services.GetRequiredService<PliersMigrator>().VerifyAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,102 @@
+namespace Pliers.Data;
+
+/// <summary>The base class of every error that Pliers.Data raises on purpose.</summary>
+public class PliersDataException : Exception
+{
+    /// <summary>Creates the exception with a message.</summary>
+    /// <param name="message">What went wrong.</param>
+    public PliersDataException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and the error that caused it.</summary>
+    /// <param name="message">What went wrong.</param>
+    /// <param name="innerException">The underlying error.</param>
+    public PliersDataException(string message, Exception? innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>One field error: where in the document, which rule, and what is wrong.</summary>
+/// <param name="Path">The JSON pointer of the offending value (empty for the whole document).</param>
+/// <param name="Keyword">The rule or schema keyword that failed.</param>
+/// <param name="Message">A human-readable explanation.</param>
+public sealed record PliersValidationError(string Path, string Keyword, string Message);
+
+/// <summary>Raised when input is invalid; <see cref="Errors"/> names every offending field.</summary>
+public sealed class PliersValidationException : PliersDataException
+{
+    /// <summary>Creates the exception from a list of field errors.</summary>
+    /// <param name="message">A summary of the failure.</param>
+    /// <param name="errors">The field errors.</param>
+    /// <param name="innerException">The underlying error, if any.</param>
+    public PliersValidationException(string message, IReadOnlyList<PliersValidationError> errors, Exception? innerException = null)
+        : base(message, innerException)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        Errors = errors;
+    }
+
+    /// <summary>Gets the field errors.</summary>
+    public IReadOnlyList<PliersValidationError> Errors { get; }
+}
+
+/// <summary>Raised when an optimistic-concurrency check fails; nothing was written.</summary>
+public sealed class PliersConcurrencyException : PliersDataException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">What went wrong.</param>
+    /// <param name="entityId">The stream or row whose version did not match.</param>
+    /// <param name="expectedVersion">The version the caller expected.</param>
+    /// <param name="actualVersion">The version found, when known.</param>
+    /// <param name="innerException">The underlying error, if any.</param>
+    public PliersConcurrencyException(string message, Guid entityId, long expectedVersion, long? actualVersion, Exception? innerException = null)
+        : base(message, innerException)
+    {
+        EntityId = entityId;
+        ExpectedVersion = expectedVersion;
+        ActualVersion = actualVersion;
+    }
+
+    /// <summary>Gets the id of the stream or row whose version did not match.</summary>
+    public Guid EntityId { get; }
+
+    /// <summary>Gets the version the caller expected.</summary>
+    public long ExpectedVersion { get; }
+
+    /// <summary>Gets the version found in the database, when it could be read.</summary>
+    public long? ActualVersion { get; }
+}
+
+/// <summary>Raised when something the caller asked for does not exist.</summary>
+public sealed class PliersNotFoundException : PliersDataException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">What was not found.</param>
+    public PliersNotFoundException(string message)
+        : base(message)
+    {
+    }
+}
+
+/// <summary>
+/// Raised when a write breaks a rule of the stored data: a duplicate name and version, a second active
+/// version, a change to an immutable row, or a forbidden status transition.
+/// </summary>
+public sealed class PliersConflictException : PliersDataException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">Which rule was broken.</param>
+    /// <param name="rule">The database constraint or library rule that refused the write.</param>
+    /// <param name="innerException">The underlying error, if any.</param>
+    public PliersConflictException(string message, string rule, Exception? innerException = null)
+        : base(message, innerException)
+    {
+        Rule = rule;
+    }
+
+    /// <summary>Gets the name of the constraint or rule that refused the write.</summary>
+    public string Rule { get; }
+}
