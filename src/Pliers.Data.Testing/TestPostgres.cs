@@ -182,7 +182,17 @@ public sealed class TestPostgres : IAsyncDisposable
 
             try
             {
-                await RunAsync(Path.Combine(binDir, "initdb"), ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"], runAsPostgres, cancellationToken).ConfigureAwait(false);
+                // Local socket logins are trusted (for pg_ctl); TCP logins need the password, as in production.
+                var password = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
+                var passwordFile = Path.Combine(folder, "pwfile");
+                await File.WriteAllTextAsync(passwordFile, password + "\n", cancellationToken).ConfigureAwait(false);
+                if (runAsPostgres)
+                {
+                    await RunAsync("chown", ["postgres", passwordFile], false, cancellationToken).ConfigureAwait(false);
+                }
+
+                await RunAsync(Path.Combine(binDir, "initdb"), ["-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile", passwordFile, "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"], runAsPostgres, cancellationToken).ConfigureAwait(false);
+                File.Delete(passwordFile);
                 var settings = new StringBuilder($"-c listen_addresses=127.0.0.1 -k {folder} -c max_connections={options.MaxConnections}");
                 if (options.FastUnsafe)
                 {
@@ -211,6 +221,7 @@ public sealed class TestPostgres : IAsyncDisposable
                     Host = "127.0.0.1",
                     Port = port,
                     Username = "postgres",
+                    Password = password,
                     Database = "postgres",
                 }.ConnectionString;
                 return new TestPostgres(connectionString, TestPostgresSource.LocalBinaries, async () =>

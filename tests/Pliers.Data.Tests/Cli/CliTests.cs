@@ -1,0 +1,139 @@
+using Pliers.Data.Cli;
+using Pliers.Data.Migrations;
+using Pliers.Data.Tests.Infrastructure;
+
+namespace Pliers.Data.Tests.Cli;
+
+public sealed class CliTests(PostgresFixture postgres)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var code = await CliApp.RunAsync(args, output, error, Ct);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public async Task Migrate_status_verify_and_rollback_to_zero()
+    {
+        var schema = PostgresFixture.NewSchemaName("cli");
+        try
+        {
+            var migrate = await RunAsync("migrate", "--connection", postgres.ConnectionString, "--schema", schema);
+            Assert.Equal(0, migrate.ExitCode);
+            Assert.Contains($"applied {string.Join(", ", PliersMigrations.Versions)}", migrate.Output, StringComparison.Ordinal);
+
+            var again = await RunAsync("migrate", "--connection", postgres.ConnectionString, "--schema", schema);
+            Assert.Equal(0, again.ExitCode);
+            Assert.Contains("up to date", again.Output, StringComparison.Ordinal);
+
+            var status = await RunAsync("status", "--connection", postgres.ConnectionString, "--schema", schema);
+            Assert.Equal(0, status.ExitCode);
+            Assert.Contains($"{PliersMigrations.Versions.Count} applied, 0 pending", status.Output, StringComparison.Ordinal);
+
+            var verify = await RunAsync("verify", "--connection", postgres.ConnectionString, "--schema", schema);
+            Assert.Equal(0, verify.ExitCode);
+            Assert.Contains("matches", verify.Output, StringComparison.Ordinal);
+
+            var partial = await RunAsync("rollback", "--to", PliersMigrations.Versions[0].ToString(System.Globalization.CultureInfo.InvariantCulture), "--connection", postgres.ConnectionString, "--schema", schema);
+            Assert.Equal(0, partial.ExitCode);
+            var pending = await RunAsync("status", "--connection", postgres.ConnectionString, "--schema", schema);
+            Assert.Contains($"1 applied, {PliersMigrations.Versions.Count - 1} pending", pending.Output, StringComparison.Ordinal);
+            Assert.Contains("pending", pending.Output, StringComparison.Ordinal);
+
+            var zero = await RunAsync("rollback", "--to", "0", "--connection", postgres.ConnectionString, "--schema", schema);
+            Assert.Equal(0, zero.ExitCode);
+            Assert.Equal(0L, await postgres.ScalarAsync<long>($"select count(*) from pg_namespace where nspname = '{schema}'"));
+        }
+        finally
+        {
+            await postgres.ExecuteAsync($"drop schema if exists \"{schema}\" cascade");
+        }
+    }
+
+    [Fact]
+    public async Task Verify_exits_1_and_lists_the_drift()
+    {
+        await using var host = await PliersHost.MigratedAsync(postgres);
+        await postgres.ExecuteAsync($"drop index \"{host.Schema}\".form_submissions_created_idx; alter table \"{host.Schema}\".events alter column aggregate_type type text");
+
+        var verify = await RunAsync("verify", "--connection", postgres.ConnectionString, "--schema", host.Schema);
+
+        Assert.Equal(1, verify.ExitCode);
+        Assert.Contains("drifted", verify.Error, StringComparison.Ordinal);
+        Assert.Contains("missing index form_submissions_created_idx", verify.Output, StringComparison.Ordinal);
+        Assert.Contains("changed column events.aggregate_type", verify.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_connection_comes_from_PLIERS_CONNECTION_when_not_given()
+    {
+        // The CLI reads the variable only when --connection is absent; run it as a child process so the
+        // test never changes this process's environment.
+        var cli = typeof(CliApp).Assembly.Location;
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [cli, "status", "--schema", "pliers_env_probe"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["PLIERS_CONNECTION"] = postgres.ConnectionString;
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync(Ct);
+        await process.WaitForExitAsync(Ct);
+        Assert.Equal(0, process.ExitCode);
+        Assert.Contains("schema 'pliers_env_probe' at version 0", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("explode")]
+    [InlineData("migrate --bogus x")]
+    [InlineData("migrate --connection")]
+    [InlineData("rollback --connection Host=127.0.0.1")]
+    [InlineData("rollback --to yesterday --connection Host=127.0.0.1")]
+    [InlineData("status --to 1 --connection Host=127.0.0.1")]
+    [InlineData("migrate --connection Host=127.0.0.1 --schema Bad-Schema")]
+    [InlineData("migrate --connection Nonsense=1")]
+    public async Task Bad_usage_exits_2_with_a_reason(string commandLine)
+    {
+        var result = await RunAsync(commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(2, result.ExitCode);
+        Assert.True(result.Error.StartsWith("pliers-data: ", StringComparison.Ordinal) || result.Error.StartsWith("usage: ", StringComparison.Ordinal), result.Error);
+        Assert.DoesNotContain("   at ", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rollback_to_an_unknown_version_is_bad_usage()
+    {
+        await using var host = await PliersHost.MigratedAsync(postgres);
+        var result = await RunAsync("rollback", "--to", "42", "--connection", postgres.ConnectionString, "--schema", host.Schema);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("Unknown Pliers migration version 42", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unreachable_server_exits_1_with_one_line_and_no_stack_trace()
+    {
+        var result = await RunAsync("migrate", "--connection", "Host=127.0.0.1;Port=1;Username=x;Password=secret-pw;Timeout=3");
+        Assert.Equal(1, result.ExitCode);
+        var lines = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("pliers-data: cannot reach PostgreSQL", lines[0], StringComparison.Ordinal);
+        Assert.DoesNotContain("secret-pw", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_wrong_password_exits_1_with_the_server_reason()
+    {
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(postgres.ConnectionString) { Password = "wrong-pw" };
+        var result = await RunAsync("status", "--connection", builder.ConnectionString);
+        Assert.Equal(1, result.ExitCode);
+        var lines = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("pliers-data: PostgreSQL refused: 28P01", lines[0], StringComparison.Ordinal);
+        Assert.DoesNotContain("wrong-pw", result.Error, StringComparison.Ordinal);
+    }
+}
