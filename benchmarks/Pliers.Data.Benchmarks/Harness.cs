@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Pliers.Data.Benchmarks;
+
+/// <summary>One measured row: a scenario run by one implementation.</summary>
+internal sealed record BenchmarkResult(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("impl")] string Impl,
+    [property: JsonPropertyName("ops_per_sec")] double OpsPerSec,
+    [property: JsonPropertyName("p50_ms")] double P50Ms,
+    [property: JsonPropertyName("p99_ms")] double P99Ms,
+    [property: JsonPropertyName("samples")] int Samples);
+
+/// <summary>What every scenario gets: the server, the mode and the measuring helpers.</summary>
+internal sealed class BenchmarkContext(string connectionString, bool quick, TextWriter log)
+{
+    public string ConnectionString { get; } = connectionString;
+
+    public bool Quick { get; } = quick;
+
+    public TextWriter Log { get; } = log;
+
+    /// <summary>
+    /// Runs <paramref name="operation"/> <paramref name="warmup"/> times unmeasured, then <paramref name="iterations"/> times
+    /// timing each call; <paramref name="setup"/> runs before each call outside the timing. <paramref name="opsPerCall"/>
+    /// lets a batched call count the items it handled.
+    /// </summary>
+    public async Task<BenchmarkResult> MeasureAsync(
+        string name,
+        string impl,
+        int warmup,
+        int iterations,
+        Func<int, Task> operation,
+        Func<int, Task>? setup = null,
+        int opsPerCall = 1)
+    {
+        for (var i = 0; i < warmup; i++)
+        {
+            if (setup is not null)
+            {
+                await setup(-1 - i);
+            }
+
+            await operation(-1 - i);
+        }
+
+        var latencies = new double[iterations];
+        var measured = TimeSpan.Zero;
+        for (var i = 0; i < iterations; i++)
+        {
+            if (setup is not null)
+            {
+                await setup(i);
+            }
+
+            var started = Stopwatch.GetTimestamp();
+            await operation(i);
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            measured += elapsed;
+            latencies[i] = elapsed.TotalMilliseconds;
+        }
+
+        Array.Sort(latencies);
+        var result = new BenchmarkResult(
+            name,
+            impl,
+            Math.Round(iterations * opsPerCall / measured.TotalSeconds, 1),
+            Math.Round(Percentile(latencies, 0.50), 4),
+            Math.Round(Percentile(latencies, 0.99), 4),
+            iterations);
+        Log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-24} {impl,-8} {result.OpsPerSec,12:F1} ops/s  p50 {result.P50Ms,9:F3} ms  p99 {result.P99Ms,9:F3} ms"));
+        return result;
+    }
+
+    private static double Percentile(double[] sorted, double p)
+    {
+        if (sorted.Length == 0)
+        {
+            return double.NaN;
+        }
+
+        var rank = p * (sorted.Length - 1);
+        var low = (int)Math.Floor(rank);
+        var high = (int)Math.Ceiling(rank);
+        return sorted[low] + ((sorted[high] - sorted[low]) * (rank - low));
+    }
+}
+
+/// <summary>A benchmark scenario: measures the Pliers path and the raw-Npgsql baseline in the same run.</summary>
+internal interface IScenario
+{
+    string Name { get; }
+
+    Task<IReadOnlyList<BenchmarkResult>> RunAsync(BenchmarkContext context, CancellationToken cancellationToken);
+}
+
+internal static class Report
+{
+    public static void PrintTable(IReadOnlyList<BenchmarkResult> results, TextWriter output)
+    {
+        output.WriteLine();
+        output.WriteLine($"| {"scenario",-24} | {"impl",-8} | {"ops/s",12} | {"p50 ms",10} | {"p99 ms",10} | {"vs raw ops/s",12} |");
+        output.WriteLine($"|{new string('-', 26)}|{new string('-', 10)}|{new string('-', 14)}|{new string('-', 12)}|{new string('-', 12)}|{new string('-', 14)}|");
+        foreach (var r in results)
+        {
+            var raw = results.FirstOrDefault(x => x.Name == r.Name && x.Impl == "raw");
+            var ratio = raw is null || r.Impl == "raw" ? "" : (r.OpsPerSec / raw.OpsPerSec).ToString("F2", CultureInfo.InvariantCulture) + "x";
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {r.Name,-24} | {r.Impl,-8} | {r.OpsPerSec,12:F1} | {r.P50Ms,10:F3} | {r.P99Ms,10:F3} | {ratio,12} |"));
+        }
+    }
+
+    public static async Task WriteJsonAsync(IReadOnlyList<BenchmarkResult> results, string path, CancellationToken cancellationToken)
+    {
+        await using var file = File.Create(path);
+        await JsonSerializer.SerializeAsync(file, results, new JsonSerializerOptions { WriteIndented = true }, cancellationToken);
+    }
+}

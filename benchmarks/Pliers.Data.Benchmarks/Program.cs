@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using Pliers.Data.Benchmarks;
+using Pliers.Data.Testing;
+
+const string usage = """
+    usage: dotnet run -c Release --project benchmarks/Pliers.Data.Benchmarks -- [--quick] [--json FILE] [--connection CS] [--filter PREFIX]
+
+      --quick          fewer iterations (finishes in under 5 minutes on 2 cores)
+      --json FILE      also write the results as JSON: [{"name","impl","ops_per_sec","p50_ms","p99_ms","samples"}]
+      --connection CS  PostgreSQL to measure against (default: $PLIERS_CONNECTION, else a throwaway local server
+                       started with production durability settings)
+      --filter PREFIX  run only scenarios whose name starts with PREFIX
+    """;
+
+bool quick = false;
+string? json = null, connection = null, filter = null;
+for (var i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--quick": quick = true; break;
+        case "--json" when i + 1 < args.Length: json = args[++i]; break;
+        case "--connection" when i + 1 < args.Length: connection = args[++i]; break;
+        case "--filter" when i + 1 < args.Length: filter = args[++i]; break;
+        case "-h" or "--help": Console.WriteLine(usage); return 0;
+        default: Console.Error.WriteLine($"unknown or incomplete option '{args[i]}'\n{usage}"); return 2;
+    }
+}
+
+#if DEBUG
+Console.Error.WriteLine("warning: this is a Debug build; figures only count from -c Release");
+#endif
+
+using var cancellation = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancellation.Cancel();
+};
+
+connection ??= Environment.GetEnvironmentVariable("PLIERS_CONNECTION");
+TestPostgres? server = null;
+if (string.IsNullOrWhiteSpace(connection))
+{
+    server = await TestPostgres.StartAsync(
+        new TestPostgresOptions { FastUnsafe = false, Log = Console.Error, ConnectionStringVariable = "PLIERS_BENCH_CONNECTION" },
+        cancellation.Token);
+    connection = server.ConnectionString;
+}
+
+try
+{
+    IScenario[] scenarios = [new MigrationsUpScenario()];
+    var context = new BenchmarkContext(connection, quick, Console.Out);
+    var results = new List<BenchmarkResult>();
+    var total = Stopwatch.StartNew();
+    Console.WriteLine($"Pliers.Data benchmarks ({(quick ? "quick" : "full")}), {Environment.ProcessorCount} cores, .NET {Environment.Version}");
+    foreach (var scenario in scenarios.Where(s => filter is null || s.Name.StartsWith(filter, StringComparison.Ordinal)))
+    {
+        Console.WriteLine(scenario.Name);
+        results.AddRange(await scenario.RunAsync(context, cancellation.Token));
+    }
+
+    Report.PrintTable(results, Console.Out);
+    Console.WriteLine($"\ntotal {total.Elapsed.TotalSeconds:F1} s");
+    if (json is not null)
+    {
+        await Report.WriteJsonAsync(results, json, cancellation.Token);
+        Console.WriteLine($"wrote {json}");
+    }
+
+    return 0;
+}
+finally
+{
+    if (server is not null)
+    {
+        await server.DisposeAsync();
+    }
+}
