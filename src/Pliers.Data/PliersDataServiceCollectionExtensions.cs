@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Pliers.Data;
+using Pliers.Data.Events;
 using Pliers.Data.Internal;
 using Pliers.Data.Migrations;
 
@@ -59,6 +60,7 @@ public static class PliersDataServiceCollectionExtensions
             var options = sp.GetRequiredService<IOptions<PliersDataOptions>>().Value;
             return new PliersDatabase(sp.GetRequiredService<NpgsqlDataSource>(), options.Schema, options.ConnectionString);
         });
+        services.TryAddSingleton<IEventStore>(sp => new PostgresEventStore(sp.GetRequiredService<PliersDatabase>()));
         services.TryAddSingleton(sp => new PliersMigrator(
             sp.GetRequiredService<PliersDatabase>(),
             sp.GetRequiredService<IOptions<PliersDataOptions>>().Value.MigrationLockTimeout,

@@ -1,0 +1,497 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+using Pliers.Data.Internal;
+
+namespace Pliers.Data.Events;
+
+/// <summary>The PostgreSQL event store; see <see cref="IEventStore"/>.</summary>
+internal sealed class PostgresEventStore : IEventStore
+{
+    internal const int MaxAggregateTypeLength = 100;
+    internal const int MaxEventTypeLength = 200;
+    private const string Columns = "id, aggregate_id, aggregate_type, event_type, event_version, event_data, metadata, correlation_id, causation_id, created_at, position, transaction_id";
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly string _append;
+    private readonly string _appendAny;
+    private readonly string _findByIds;
+    private readonly string _streamVersion;
+    private readonly string _readStream;
+    private readonly string _readStreamBackward;
+    private readonly string _readByCorrelation;
+    private readonly string _readAllHead;
+    private readonly string _restoreCheck;
+
+    public PostgresEventStore(PliersDatabase database)
+    {
+        _dataSource = database.DataSource;
+        var events = database.QuotedSchema + ".events";
+
+        // One statement: the version check and the insert of the whole batch. When the stream is not at the
+        // expected version no row is inserted and no identity value is taken; a concurrent writer that slips
+        // in between is stopped by the unique key on (aggregate_id, event_version).
+        _append = $"""
+            insert into {events} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata)
+            select e.id, @aggregate_id, @aggregate_type, e.event_type, e.event_data, @expected + e.ord, e.correlation_id, e.causation_id, e.metadata
+            from unnest(@ids, @types, @data, @correlations, @causations, @metadata)
+                with ordinality as e(id, event_type, event_data, correlation_id, causation_id, metadata, ord)
+            where coalesce((select max(event_version) from {events} where aggregate_id = @aggregate_id), 0) = @expected
+            order by e.ord
+            returning position, transaction_id
+            """;
+        _appendAny = $"""
+            with head as (select coalesce(max(event_version), 0) as version from {events} where aggregate_id = @aggregate_id)
+            insert into {events} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata)
+            select e.id, @aggregate_id, @aggregate_type, e.event_type, e.event_data, head.version + e.ord, e.correlation_id, e.causation_id, e.metadata
+            from head, unnest(@ids, @types, @data, @correlations, @causations, @metadata)
+                with ordinality as e(id, event_type, event_data, correlation_id, causation_id, metadata, ord)
+            order by e.ord
+            returning position, transaction_id
+            """;
+        _findByIds = $"select id, aggregate_id, event_version, position, transaction_id from {events} where id = any(@ids)";
+        _streamVersion = $"select coalesce(max(event_version), 0) from {events} where aggregate_id = @aggregate_id";
+        _readStream = $"select {Columns} from {events} where aggregate_id = @aggregate_id and event_version >= @version order by event_version";
+        _readStreamBackward = $"select {Columns} from {events} where aggregate_id = @aggregate_id and event_version <= @version order by event_version desc";
+        _readByCorrelation = $"select {Columns} from {events} where correlation_id = @correlation_id order by transaction_id, position";
+
+        // Only transactions older than the oldest one still running are complete: below that horizon no
+        // event can still appear, so reading (transaction_id, position) in order never skips one.
+        _readAllHead = $"""
+            select {Columns} from {events}
+            where (transaction_id, position) > (@transaction_id, @position)
+              and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            """;
+        _restoreCheck = $"select max(transaction_id) >= pg_snapshot_xmax(pg_current_snapshot()) from {events}";
+    }
+
+    public async Task<AppendResult> AppendAsync(Guid aggregateId, string aggregateType, ExpectedVersion expectedVersion, IReadOnlyList<NewEvent> events, CancellationToken cancellationToken = default)
+    {
+        var batch = AppendBatch.Create(aggregateType, events);
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    var (positions, transaction) = await InsertAsync(connection, aggregateId, aggregateType, expectedVersion, batch, cancellationToken).ConfigureAwait(false);
+                    if (positions.Count == batch.Count)
+                    {
+                        var version = expectedVersion.IsAny
+                            ? await GetStreamVersionAsync(connection, aggregateId, cancellationToken).ConfigureAwait(false)
+                            : expectedVersion.Value + batch.Count;
+                        return new AppendResult(version, positions, transaction);
+                    }
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation
+                                                  && e.ConstraintName is "events_stream_version_key" or "events_pkey")
+                {
+                    // Another writer took the version first, or these ids were written before; decided below.
+                    if (expectedVersion.IsAny && e.ConstraintName == "events_stream_version_key" && attempt < 10)
+                    {
+                        continue; // "any version" simply goes after the winner
+                    }
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UntranslatableCharacter)
+                {
+                    throw new PliersValidationException(
+                        "Event data contains a character PostgreSQL's jsonb cannot store (\\u0000).",
+                        [new PliersValidationError(string.Empty, "jsonb", "\\u0000 is not allowed in jsonb text")],
+                        e);
+                }
+
+                return await ResolveConflictAsync(connection, aggregateId, expectedVersion, batch, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<(List<long> Positions, ulong Transaction)> InsertAsync(NpgsqlConnection connection, Guid aggregateId, string aggregateType, ExpectedVersion expectedVersion, AppendBatch batch, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(expectedVersion.IsAny ? _appendAny : _append, connection);
+        var parameters = command.Parameters;
+        parameters.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
+        parameters.Add(new NpgsqlParameter<string>("aggregate_type", NpgsqlDbType.Varchar) { TypedValue = aggregateType });
+        if (!expectedVersion.IsAny)
+        {
+            parameters.Add(new NpgsqlParameter<int>("expected", NpgsqlDbType.Integer) { TypedValue = (int)expectedVersion.Value });
+        }
+
+        parameters.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Ids });
+        parameters.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Varchar) { TypedValue = batch.Types });
+        parameters.Add(new NpgsqlParameter<string[]>("data", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { TypedValue = batch.Data });
+        parameters.Add(new NpgsqlParameter<Guid?[]>("correlations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Correlations });
+        parameters.Add(new NpgsqlParameter<Guid?[]>("causations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Causations });
+        parameters.Add(new NpgsqlParameter<string?[]>("metadata", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { TypedValue = batch.Metadata });
+
+        var positions = new List<long>(batch.Count);
+        ulong transaction = 0;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            positions.Add(reader.GetInt64(0));
+            transaction = reader.GetFieldValue<ulong>(1);
+        }
+
+        return (positions, transaction);
+    }
+
+    /// <summary>
+    /// Nothing was written: either this very append succeeded before (a retry after a lost reply; the stored ids
+    /// match), or the stream is elsewhere and the caller gets a concurrency error built from the request.
+    /// </summary>
+    private async Task<AppendResult> ResolveConflictAsync(NpgsqlConnection connection, Guid aggregateId, ExpectedVersion expectedVersion, AppendBatch batch, CancellationToken cancellationToken)
+    {
+        var stored = new Dictionary<Guid, (Guid Aggregate, long Version, long Position, ulong Transaction)>();
+        await using (var command = new NpgsqlCommand(_findByIds, connection))
+        {
+            command.Parameters.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Ids });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                stored[reader.GetGuid(0)] = (reader.GetGuid(1), reader.GetInt32(2), reader.GetInt64(3), reader.GetFieldValue<ulong>(4));
+            }
+        }
+
+        var actual = await GetStreamVersionAsync(connection, aggregateId, cancellationToken).ConfigureAwait(false);
+        if (stored.Count == batch.Count && stored.Values.All(s => s.Aggregate == aggregateId))
+        {
+            var rows = batch.Ids.Select(id => stored[id]).ToArray();
+            var first = rows[0].Version;
+            var contiguous = rows.Select((r, i) => r.Version == first + i).All(x => x);
+            if (contiguous && (expectedVersion.IsAny || first == expectedVersion.Value + 1))
+            {
+                return new AppendResult(actual, rows.Select(r => r.Position).ToArray(), rows[0].Transaction);
+            }
+        }
+
+        if (stored.Count > 0)
+        {
+            var clash = stored.First();
+            throw new PliersConflictException(
+                $"Event id {clash.Key} is already stored (stream {clash.Value.Aggregate}, version {clash.Value.Version}) and this append does not repeat that one; use new ids for new events.",
+                "events_pkey");
+        }
+
+        throw new PliersConcurrencyException(
+            $"Stream {aggregateId} is at version {actual}, not at the expected version {expectedVersion}; nothing was written.",
+            aggregateId,
+            expectedVersion.Value,
+            actual);
+    }
+
+    public async Task<long> GetStreamVersionAsync(Guid aggregateId, CancellationToken cancellationToken = default)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            return await GetStreamVersionAsync(connection, aggregateId, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<long> GetStreamVersionAsync(NpgsqlConnection connection, Guid aggregateId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(_streamVersion, connection);
+        command.Parameters.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public IAsyncEnumerable<StoredEvent> ReadStreamAsync(Guid aggregateId, long fromVersion = 1, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(fromVersion);
+        return QueryAsync(_readStream, p =>
+        {
+            p.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
+            p.Add(new NpgsqlParameter<long>("version", NpgsqlDbType.Bigint) { TypedValue = fromVersion });
+        }, cancellationToken);
+    }
+
+    public IAsyncEnumerable<StoredEvent> ReadStreamBackwardAsync(Guid aggregateId, long? fromVersion = null, CancellationToken cancellationToken = default)
+    {
+        if (fromVersion is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(fromVersion), fromVersion, "The version must not be negative.");
+        }
+
+        return QueryAsync(_readStreamBackward, p =>
+        {
+            p.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
+            p.Add(new NpgsqlParameter<long>("version", NpgsqlDbType.Bigint) { TypedValue = fromVersion ?? long.MaxValue });
+        }, cancellationToken);
+    }
+
+    public IAsyncEnumerable<StoredEvent> ReadByCorrelationIdAsync(Guid correlationId, CancellationToken cancellationToken = default) =>
+        QueryAsync(_readByCorrelation, p => p.Add(new NpgsqlParameter<Guid>("correlation_id", NpgsqlDbType.Uuid) { TypedValue = correlationId }), cancellationToken);
+
+    public IAsyncEnumerable<StoredEvent> ReadAllAsync(GlobalPosition after, int maxCount, EventFilter? filter = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxCount);
+        return ReadAllCoreAsync(after, maxCount, filter, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<StoredEvent> ReadAllCoreAsync(GlobalPosition after, int maxCount, EventFilter? filter, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var (sql, bind) = ReadAllCommand(after, maxCount, filter);
+        var returned = 0;
+        await foreach (var e in QueryAsync(sql, bind, cancellationToken).ConfigureAwait(false))
+        {
+            returned++;
+            yield return e;
+        }
+
+        if (returned == 0)
+        {
+            await ThrowIfRestoredBehindAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private (string Sql, Action<NpgsqlParameterCollection> Bind) ReadAllCommand(GlobalPosition after, int maxCount, EventFilter? filter)
+    {
+        var sql = _readAllHead;
+        var aggregateTypes = filter?.AggregateTypes is { Count: > 0 } a ? a.ToArray() : null;
+        var eventTypes = filter?.EventTypes is { Count: > 0 } t ? t.ToArray() : null;
+        if (aggregateTypes is not null)
+        {
+            sql += " and aggregate_type = any(@aggregate_types)";
+        }
+
+        if (eventTypes is not null)
+        {
+            sql += " and event_type = any(@event_types)";
+        }
+
+        sql += " order by transaction_id, position limit @max";
+        return (sql, p =>
+        {
+            p.Add(new NpgsqlParameter<ulong>("transaction_id", NpgsqlDbType.Xid8) { TypedValue = after.TransactionId });
+            p.Add(new NpgsqlParameter<long>("position", NpgsqlDbType.Bigint) { TypedValue = after.Position });
+            p.Add(new NpgsqlParameter<int>("max", NpgsqlDbType.Integer) { TypedValue = maxCount });
+            if (aggregateTypes is not null)
+            {
+                p.Add(new NpgsqlParameter<string[]>("aggregate_types", NpgsqlDbType.Array | NpgsqlDbType.Varchar) { TypedValue = aggregateTypes });
+            }
+
+            if (eventTypes is not null)
+            {
+                p.Add(new NpgsqlParameter<string[]>("event_types", NpgsqlDbType.Array | NpgsqlDbType.Varchar) { TypedValue = eventTypes });
+            }
+        });
+    }
+
+    /// <summary>
+    /// Stored transaction ids at or beyond the server's next one mean the events were restored into a cluster
+    /// whose transaction counter is behind: global readers would wait for them forever. Say so instead of
+    /// returning nothing.
+    /// </summary>
+    private async Task ThrowIfRestoredBehindAsync(CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await using var command = new NpgsqlCommand(_restoreCheck, connection);
+            if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true)
+            {
+                throw new PliersDataException(
+                    "The events table holds transaction ids ahead of this server's transaction counter (the database was restored into a new cluster). " +
+                    "Global reads cannot make progress until the counter is advanced past them: see 'Restoring a backup' in docs/event-store.md.");
+            }
+        }
+    }
+
+    public async IAsyncEnumerable<StoredEvent> SubscribeAllAsync(GlobalPosition after, EventFilter? filter = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        const int batchSize = 500;
+        var listener = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (listener.ConfigureAwait(false))
+        {
+            var woken = 0;
+            listener.Notification += (_, _) => Interlocked.Exchange(ref woken, 1);
+            await using (var listen = new NpgsqlCommand("listen pliers_events", listener))
+            {
+                await listen.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            var checkpoint = after;
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                Interlocked.Exchange(ref woken, 0);
+                var read = 0;
+                await foreach (var e in ReadAllAsync(checkpoint, batchSize, filter, cancellationToken).ConfigureAwait(false))
+                {
+                    read++;
+                    checkpoint = e.GlobalPosition;
+                    yield return e;
+                }
+
+                if (read == batchSize || Volatile.Read(ref woken) == 1)
+                {
+                    continue; // more to read, or something committed while we were reading
+                }
+
+                // Wait for a commit to be announced. A transaction that holds the horizon back and then ends
+                // without writing events announces nothing, so look again after a short while regardless.
+                try
+                {
+                    await listener.WaitAsync(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    yield break;
+                }
+            }
+        }
+    }
+
+    public async Task<TimeSpan> GetReaderLagAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await using var command = new NpgsqlCommand(
+                """
+                select coalesce(extract(epoch from max(clock_timestamp() - xact_start)), 0)::float8
+                from pg_stat_activity
+                where backend_xid is not null and pid <> pg_backend_pid()
+                """,
+                connection);
+            var seconds = (double)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            return TimeSpan.FromSeconds(seconds);
+        }
+    }
+
+    private async IAsyncEnumerable<StoredEvent> QueryAsync(string sql, Action<NpgsqlParameterCollection> bind, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await using var command = new NpgsqlCommand(sql, connection);
+            bind(command.Parameters);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                yield return new StoredEvent(
+                    reader.GetGuid(0),
+                    reader.GetGuid(1),
+                    reader.GetString(2),
+                    reader.GetString(3),
+                    reader.GetInt32(4),
+                    reader.GetFieldValue<JsonElement>(5),
+                    reader.IsDBNull(6) ? null : reader.GetFieldValue<JsonElement>(6),
+                    reader.IsDBNull(7) ? null : reader.GetGuid(7),
+                    reader.IsDBNull(8) ? null : reader.GetGuid(8),
+                    reader.GetFieldValue<DateTimeOffset>(9),
+                    reader.GetInt64(10),
+                    reader.GetFieldValue<ulong>(11));
+            }
+        }
+    }
+}
+
+/// <summary>The validated columns of one append, as arrays for <c>unnest</c>.</summary>
+internal sealed class AppendBatch
+{
+    private AppendBatch(int count)
+    {
+        Count = count;
+        Ids = new Guid[count];
+        Types = new string[count];
+        Data = new string[count];
+        Correlations = new Guid?[count];
+        Causations = new Guid?[count];
+        Metadata = new string?[count];
+    }
+
+    public int Count { get; }
+
+    public Guid[] Ids { get; }
+
+    public string[] Types { get; }
+
+    public string[] Data { get; }
+
+    public Guid?[] Correlations { get; }
+
+    public Guid?[] Causations { get; }
+
+    public string?[] Metadata { get; }
+
+    public static AppendBatch Create(string aggregateType, IReadOnlyList<NewEvent> events)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        CheckType(aggregateType, PostgresEventStore.MaxAggregateTypeLength, nameof(aggregateType), "aggregate type");
+        if (events.Count == 0)
+        {
+            throw new ArgumentException("Append at least one event.", nameof(events));
+        }
+
+        var batch = new AppendBatch(events.Count);
+        var seen = new HashSet<Guid>();
+        for (var i = 0; i < events.Count; i++)
+        {
+            var e = events[i] ?? throw new ArgumentException($"Event {i} is null.", nameof(events));
+            CheckType(e.EventType, PostgresEventStore.MaxEventTypeLength, nameof(events), $"event type of event {i}");
+            if (!seen.Add(e.Id))
+            {
+                throw new ArgumentException($"Event id {e.Id} appears twice in one append.", nameof(events));
+            }
+
+            batch.Ids[i] = e.Id;
+            batch.Types[i] = e.EventType;
+            batch.Data[i] = Json(e.Data, $"/{i}/data", e.EventType);
+            batch.Correlations[i] = e.CorrelationId;
+            batch.Causations[i] = e.CausationId;
+            if (e.Metadata is { } metadata)
+            {
+                if (metadata.ValueKind != JsonValueKind.Object)
+                {
+                    throw new PliersValidationException(
+                        $"Metadata of event {i} ('{e.EventType}') must be a JSON object.",
+                        [new PliersValidationError($"/{i}/metadata", "type", "metadata must be a JSON object")]);
+                }
+
+                batch.Metadata[i] = Json(metadata, $"/{i}/metadata", e.EventType);
+            }
+        }
+
+        return batch;
+    }
+
+    private static void CheckType(string? value, int maxLength, string parameter, string what)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            throw new ArgumentException($"The {what} must not be blank.", parameter);
+        }
+
+        if (value.Length > maxLength)
+        {
+            throw new ArgumentException($"The {what} is {value.Length} characters long; at most {maxLength} are allowed.", parameter);
+        }
+
+        if (char.IsWhiteSpace(value[0]) || char.IsWhiteSpace(value[^1]))
+        {
+            throw new ArgumentException($"The {what} '{value}' has leading or trailing whitespace.", parameter);
+        }
+    }
+
+    private static string Json(JsonElement element, string path, string eventType)
+    {
+        if (element.ValueKind == JsonValueKind.Undefined)
+        {
+            throw new PliersValidationException(
+                $"Event '{eventType}' has no data.",
+                [new PliersValidationError(path, "json", "a JSON value is required")]);
+        }
+
+        var text = element.GetRawText();
+        if (JsonText.HasNullCharacter(text))
+        {
+            throw new PliersValidationException(
+                $"Event '{eventType}' contains \\u0000, which PostgreSQL's jsonb cannot store.",
+                [new PliersValidationError(path, "jsonb", "\\u0000 is not allowed in jsonb text")]);
+        }
+
+        return text;
+    }
+}
