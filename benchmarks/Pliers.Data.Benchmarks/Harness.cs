@@ -75,6 +75,101 @@ internal sealed class BenchmarkContext(string connectionString, bool quick, Text
         return result;
     }
 
+    /// <summary>
+    /// Runs <paramref name="workers"/> loops at once, each calling <paramref name="operation"/> <paramref name="perWorker"/>
+    /// times after one unmeasured warm-up call; throughput is all items over the wall time.
+    /// </summary>
+    public async Task<BenchmarkResult> MeasureConcurrentAsync(
+        string name,
+        string impl,
+        int workers,
+        int perWorker,
+        Func<int, int, Task> operation,
+        int opsPerCall = 1)
+    {
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(w => operation(w, -1)));
+        var latencies = new double[workers * perWorker];
+        var started = Stopwatch.GetTimestamp();
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(w => Task.Run(async () =>
+        {
+            for (var i = 0; i < perWorker; i++)
+            {
+                var t = Stopwatch.GetTimestamp();
+                await operation(w, i);
+                latencies[(w * perWorker) + i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+            }
+        })));
+        var wall = Stopwatch.GetElapsedTime(started);
+        Array.Sort(latencies);
+        var result = new BenchmarkResult(
+            name,
+            impl,
+            Math.Round(workers * perWorker * opsPerCall / wall.TotalSeconds, 1),
+            Math.Round(Percentile(latencies, 0.50), 4),
+            Math.Round(Percentile(latencies, 0.99), 4),
+            latencies.Length);
+        Log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-24} {impl,-8} {result.OpsPerSec,12:F1} ops/s  p50 {result.P50Ms,9:F3} ms  p99 {result.P99Ms,9:F3} ms"));
+        return result;
+    }
+
+    /// <summary>
+    /// Measures several implementations of one scenario in alternating rounds (pliers, raw, marten, pliers, ...),
+    /// so that drift in a noisy 2-core machine (the server shares the cores) hits every implementation alike.
+    /// Each implementation is warmed up first; its figures pool the latencies and time of all its rounds.
+    /// </summary>
+    public async Task<IReadOnlyList<BenchmarkResult>> MeasureInterleavedAsync(
+        string name,
+        int rounds,
+        int warmup,
+        int iterationsPerRound,
+        params (string Impl, Func<int, Task> Operation, int OpsPerCall)[] implementations)
+    {
+        foreach (var (_, operation, _) in implementations)
+        {
+            for (var i = 0; i < warmup; i++)
+            {
+                await operation(-1 - i);
+            }
+        }
+
+        var latencies = implementations.Select(_ => new List<double>()).ToArray();
+        var measured = new TimeSpan[implementations.Length];
+        var counter = 0;
+        for (var round = 0; round < rounds; round++)
+        {
+            for (var k = 0; k < implementations.Length; k++)
+            {
+                var (_, operation, _) = implementations[(k + round) % implementations.Length];
+                var index = (k + round) % implementations.Length;
+                for (var i = 0; i < iterationsPerRound; i++)
+                {
+                    var started = Stopwatch.GetTimestamp();
+                    await operation(counter++);
+                    var elapsed = Stopwatch.GetElapsedTime(started);
+                    measured[index] += elapsed;
+                    latencies[index].Add(elapsed.TotalMilliseconds);
+                }
+            }
+        }
+
+        var results = new List<BenchmarkResult>();
+        for (var k = 0; k < implementations.Length; k++)
+        {
+            var sorted = latencies[k].Order().ToArray();
+            var result = new BenchmarkResult(
+                name,
+                implementations[k].Impl,
+                Math.Round(sorted.Length * implementations[k].OpsPerCall / measured[k].TotalSeconds, 1),
+                Math.Round(Percentile(sorted, 0.50), 4),
+                Math.Round(Percentile(sorted, 0.99), 4),
+                sorted.Length);
+            Log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-24} {result.Impl,-8} {result.OpsPerSec,12:F1} ops/s  p50 {result.P50Ms,9:F3} ms  p99 {result.P99Ms,9:F3} ms"));
+            results.Add(result);
+        }
+
+        return results;
+    }
+
     private static double Percentile(double[] sorted, double p)
     {
         if (sorted.Length == 0)

@@ -50,7 +50,8 @@ if (string.IsNullOrWhiteSpace(connection))
 
 try
 {
-    IScenario[] scenarios = [new MigrationsUpScenario()];
+    await using var events = new EventScenarios();
+    IScenario[] scenarios = [new MigrationsUpScenario(), events];
     var context = new BenchmarkContext(connection, quick, Console.Out);
     var results = new List<BenchmarkResult>();
     var total = Stopwatch.StartNew();

@@ -109,13 +109,18 @@ public readonly record struct GlobalPosition(ulong TransactionId, long Position)
     }
 }
 
-/// <summary>An event to append.</summary>
+/// <summary>An event to append. Its data is kept as JSON text, exactly as it will be sent to PostgreSQL.</summary>
 public sealed record NewEvent
 {
-    /// <summary>Creates an event with a new UUIDv7 id.</summary>
+    /// <summary>Creates an event with a new UUIDv7 id from a JSON value.</summary>
     /// <param name="eventType">The event type, for example <c>form.submission.created</c>.</param>
-    /// <param name="data">The event data as JSON.</param>
+    /// <param name="data">The event data.</param>
     public NewEvent(string eventType, JsonElement data)
+        : this(eventType, data.ValueKind == JsonValueKind.Undefined ? string.Empty : data.GetRawText())
+    {
+    }
+
+    private NewEvent(string eventType, string data)
     {
         EventType = eventType;
         Data = data;
@@ -127,8 +132,8 @@ public sealed record NewEvent
     /// <summary>Gets the event type.</summary>
     public string EventType { get; init; }
 
-    /// <summary>Gets the event data.</summary>
-    public JsonElement Data { get; init; }
+    /// <summary>Gets the event data as JSON text.</summary>
+    public string Data { get; }
 
     /// <summary>Gets the id of the business flow this event belongs to.</summary>
     public Guid? CorrelationId { get; init; }
@@ -139,7 +144,7 @@ public sealed record NewEvent
     /// <summary>Gets optional metadata: a JSON object.</summary>
     public JsonElement? Metadata { get; init; }
 
-    /// <summary>Creates an event from JSON text.</summary>
+    /// <summary>Creates an event from JSON text, which is checked to be well-formed JSON.</summary>
     /// <param name="eventType">The event type.</param>
     /// <param name="json">The event data as JSON text.</param>
     /// <returns>The event.</returns>
@@ -150,7 +155,6 @@ public sealed record NewEvent
         try
         {
             using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 1000 });
-            return new NewEvent(eventType, document.RootElement.Clone());
         }
         catch (JsonException e)
         {
@@ -159,6 +163,8 @@ public sealed record NewEvent
                 [new PliersValidationError(string.Empty, "json", e.Message)],
                 e);
         }
+
+        return new NewEvent(eventType, json);
     }
 
     /// <summary>Creates an event by serialising <paramref name="data"/> with System.Text.Json.</summary>
@@ -168,7 +174,7 @@ public sealed record NewEvent
     /// <param name="options">Serializer options, or <see langword="null"/> for the defaults.</param>
     /// <returns>The event.</returns>
     public static NewEvent Create<T>(string eventType, T data, JsonSerializerOptions? options = null) =>
-        new(eventType, JsonSerializer.SerializeToElement(data, options));
+        new(eventType, JsonSerializer.Serialize(data, options));
 }
 
 /// <summary>An event as stored.</summary>

@@ -7,13 +7,17 @@ using Pliers.Data.Internal;
 namespace Pliers.Data.Events;
 
 /// <summary>The PostgreSQL event store; see <see cref="IEventStore"/>.</summary>
-internal sealed class PostgresEventStore : IEventStore
+internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
 {
     internal const int MaxAggregateTypeLength = 100;
     internal const int MaxEventTypeLength = 200;
     private const string Columns = "id, aggregate_id, aggregate_type, event_type, event_version, event_data, metadata, correlation_id, causation_id, created_at, position, transaction_id";
 
+    internal const string Channel = "pliers_events";
+
     private readonly NpgsqlDataSource _dataSource;
+    private readonly string _schema;
+    private readonly AppendSignal _signal;
     private readonly string _append;
     private readonly string _appendAny;
     private readonly string _findByIds;
@@ -27,6 +31,8 @@ internal sealed class PostgresEventStore : IEventStore
     public PostgresEventStore(PliersDatabase database)
     {
         _dataSource = database.DataSource;
+        _schema = database.Schema;
+        _signal = new AppendSignal(database.DataSource, database.Schema);
         var events = database.QuotedSchema + ".events";
 
         // One statement: the version check and the insert of the whole batch. When the stream is not at the
@@ -79,6 +85,7 @@ internal sealed class PostgresEventStore : IEventStore
                     var (positions, transaction) = await InsertAsync(connection, aggregateId, aggregateType, expectedVersion, batch, cancellationToken).ConfigureAwait(false);
                     if (positions.Count == batch.Count)
                     {
+                        _signal.Poke();
                         var version = expectedVersion.IsAny
                             ? await GetStreamVersionAsync(connection, aggregateId, cancellationToken).ConfigureAwait(false)
                             : expectedVersion.Value + batch.Count;
@@ -125,6 +132,9 @@ internal sealed class PostgresEventStore : IEventStore
         parameters.Add(new NpgsqlParameter<Guid?[]>("causations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Causations });
         parameters.Add(new NpgsqlParameter<string?[]>("metadata", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { TypedValue = batch.Metadata });
 
+        // Prepared once per physical connection (Npgsql keeps it across pool rentals): the insert's plan is
+        // reused instead of parsed and planned on every append.
+        await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
         var positions = new List<long>(batch.Count);
         ulong transaction = 0;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -306,8 +316,14 @@ internal sealed class PostgresEventStore : IEventStore
         await using (listener.ConfigureAwait(false))
         {
             var woken = 0;
-            listener.Notification += (_, _) => Interlocked.Exchange(ref woken, 1);
-            await using (var listen = new NpgsqlCommand("listen pliers_events", listener))
+            listener.Notification += (_, e) =>
+            {
+                if (e.Payload == _schema)
+                {
+                    Interlocked.Exchange(ref woken, 1);
+                }
+            };
+            await using (var listen = new NpgsqlCommand("listen " + Channel, listener))
             {
                 await listen.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
@@ -329,19 +345,26 @@ internal sealed class PostgresEventStore : IEventStore
                     continue; // more to read, or something committed while we were reading
                 }
 
-                // Wait for a commit to be announced. A transaction that holds the horizon back and then ends
-                // without writing events announces nothing, so look again after a short while regardless.
-                try
+                // Wait for an append to be announced. Writes that bypass the library, and a transaction that
+                // holds the horizon back and then ends without writing events, announce nothing: look again
+                // after a short while regardless.
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(1);
+                while (Volatile.Read(ref woken) == 0 && DateTime.UtcNow < deadline)
                 {
-                    await listener.WaitAsync(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    yield break;
+                    try
+                    {
+                        await listener.WaitAsync(deadline - DateTime.UtcNow, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        yield break;
+                    }
                 }
             }
         }
     }
+
+    public ValueTask DisposeAsync() => _signal.DisposeAsync();
 
     public async Task<TimeSpan> GetReaderLagAsync(CancellationToken cancellationToken = default)
     {
@@ -438,7 +461,7 @@ internal sealed class AppendBatch
 
             batch.Ids[i] = e.Id;
             batch.Types[i] = e.EventType;
-            batch.Data[i] = Json(e.Data, $"/{i}/data", e.EventType);
+            batch.Data[i] = CheckJson(e.Data, $"/{i}/data", e.EventType);
             batch.Correlations[i] = e.CorrelationId;
             batch.Causations[i] = e.CausationId;
             if (e.Metadata is { } metadata)
@@ -450,7 +473,7 @@ internal sealed class AppendBatch
                         [new PliersValidationError($"/{i}/metadata", "type", "metadata must be a JSON object")]);
                 }
 
-                batch.Metadata[i] = Json(metadata, $"/{i}/metadata", e.EventType);
+                batch.Metadata[i] = CheckJson(metadata.GetRawText(), $"/{i}/metadata", e.EventType);
             }
         }
 
@@ -475,16 +498,15 @@ internal sealed class AppendBatch
         }
     }
 
-    private static string Json(JsonElement element, string path, string eventType)
+    private static string CheckJson(string text, string path, string eventType)
     {
-        if (element.ValueKind == JsonValueKind.Undefined)
+        if (string.IsNullOrEmpty(text))
         {
             throw new PliersValidationException(
                 $"Event '{eventType}' has no data.",
                 [new PliersValidationError(path, "json", "a JSON value is required")]);
         }
 
-        var text = element.GetRawText();
         if (JsonText.HasNullCharacter(text))
         {
             throw new PliersValidationException(

@@ -54,22 +54,6 @@ internal sealed class M202611250920Events(string schema) : PliersMigration(schem
             before update or delete on {{s}}.events
             for each row execute function {{s}}.events_refuse_change()
         """,
-        // One notification per inserting statement (NOTIFY is delivered at commit and de-duplicated
-        // within a transaction), so subscribers wake without polling. The payload is the schema name.
-        $$"""
-        create function {{s}}.events_notify() returns trigger
-        language plpgsql as $fn$
-        begin
-            perform pg_notify('pliers_events', tg_table_schema);
-            return null;
-        end
-        $fn$
-        """,
-        $$"""
-        create trigger events_notify
-            after insert on {{s}}.events
-            for each statement execute function {{s}}.events_notify()
-        """,
         $$"""
         create trigger events_no_truncate
             before truncate on {{s}}.events
@@ -81,6 +65,5 @@ internal sealed class M202611250920Events(string schema) : PliersMigration(schem
     [
         $"drop table {s}.events",
         $"drop function {s}.events_refuse_change()",
-        $"drop function {s}.events_notify()",
     ];
 }
