@@ -10,15 +10,18 @@ const string usage = """
       --connection CS  PostgreSQL to measure against (default: $PLIERS_CONNECTION, else a throwaway local server
                        started with production durability settings)
       --filter PREFIX  run only scenarios whose name starts with PREFIX
+      --no-fsync       start the throwaway server with fsync, synchronous_commit and full_page_writes off
+                       (measures CPU and protocol cost without the disk's flush latency)
     """;
 
-bool quick = false;
+bool quick = false, noFsync = false;
 string? json = null, connection = null, filter = null;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
         case "--quick": quick = true; break;
+        case "--no-fsync": noFsync = true; break;
         case "--json" when i + 1 < args.Length: json = args[++i]; break;
         case "--connection" when i + 1 < args.Length: connection = args[++i]; break;
         case "--filter" when i + 1 < args.Length: filter = args[++i]; break;
@@ -43,7 +46,7 @@ TestPostgres? server = null;
 if (string.IsNullOrWhiteSpace(connection))
 {
     server = await TestPostgres.StartAsync(
-        new TestPostgresOptions { FastUnsafe = false, Log = Console.Error, ConnectionStringVariable = "PLIERS_BENCH_CONNECTION" },
+        new TestPostgresOptions { FastUnsafe = noFsync, Log = Console.Error, ConnectionStringVariable = "PLIERS_BENCH_CONNECTION" },
         cancellation.Token);
     connection = server.ConnectionString;
 }

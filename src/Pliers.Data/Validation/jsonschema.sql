@@ -1,0 +1,673 @@
+-- JSON Schema (draft 2020-12) validation in PL/pgSQL. @s@ is replaced by the quoted Pliers schema.
+-- Statements are separated by lines holding only "---".
+-- Interpreter: _jsv_eval walks schema and instance together and returns
+--   {"ok": bool, "p": evaluated property names (object name -> true, or true for all),
+--    "i": evaluated item indexes (object "n" -> true, or true for all), "e": [errors]}
+-- so that unevaluatedProperties/unevaluatedItems see what in-place applicators evaluated.
+
+create function @s@._jsv_resolve(base text, ref text) returns text
+language plpgsql immutable strict parallel safe as $fn$
+declare
+    b text := split_part(base, '#', 1);
+    scheme text;
+    authority text;
+    dir text;
+    path text;
+    parts text[];
+    out text[] := '{}';
+    seg text;
+    frag text := '';
+begin
+    if ref ~ '^[A-Za-z][A-Za-z0-9+.-]*:' then
+        return ref;
+    end if;
+    if ref = '' then
+        return b;
+    end if;
+    if left(ref, 1) = '#' then
+        return b || ref;
+    end if;
+    scheme := substring(b from '^([A-Za-z][A-Za-z0-9+.-]*:)');
+    if left(ref, 2) = '//' then
+        return coalesce(scheme, '') || ref;
+    end if;
+    authority := substring(b from '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*');
+    if position('#' in ref) > 0 then
+        frag := '#' || substring(ref from position('#' in ref) + 1);
+        ref := split_part(ref, '#', 1);
+    end if;
+    if left(ref, 1) = '/' then
+        path := ref;
+    else
+        if authority is not null then
+            dir := substring(b from length(authority) + 1);
+        else
+            dir := coalesce(substring(b from length(coalesce(scheme, '')) + 1), '');
+        end if;
+        dir := regexp_replace(dir, '[^/]*$', '');
+        path := dir || ref;
+    end if;
+    parts := string_to_array(path, '/');
+    foreach seg in array parts loop
+        if seg = '.' then
+            continue;
+        elsif seg = '..' then
+            if cardinality(out) > 1 then
+                out := out[1:cardinality(out) - 1];
+            end if;
+        else
+            out := out || seg;
+        end if;
+    end loop;
+    path := array_to_string(out, '/');
+    if right(ref, 1) = '/' or ref ~ '(^|/)\.\.?$' then
+        path := path || '/';
+    end if;
+    return coalesce(authority, coalesce(scheme, '')) || path || frag;
+end
+$fn$
+---
+create function @s@._jsv_pointer_token(token text) returns text
+language plpgsql immutable strict parallel safe as $fn$
+declare
+    m text;
+begin
+    -- percent-decoding (URI fragments), then ~1 -> / and ~0 -> ~
+    while token ~ '%[0-9A-Fa-f]{2}' loop
+        m := substring(token from '%([0-9A-Fa-f]{2})');
+        token := replace(token, '%' || m, convert_from(decode(m, 'hex'), 'UTF8'));
+    end loop;
+    return replace(replace(token, '~1', '/'), '~0', '~');
+end
+$fn$
+---
+-- Every schema resource and anchor reachable from doc, keyed by absolute URI:
+-- {"uri": {"s": subschema}, "uri#anchor": {"s": subschema, "d": true when it is a $dynamicAnchor}}
+create function @s@._jsv_index(doc jsonb, base text, reg jsonb) returns jsonb
+language plpgsql immutable parallel safe as $fn$
+declare
+    k text;
+    v jsonb;
+    e jsonb;
+begin
+    if jsonb_typeof(doc) <> 'object' then
+        return reg;
+    end if;
+    if jsonb_typeof(doc -> '$id') = 'string' then
+        base := @s@._jsv_resolve(base, doc ->> '$id');
+        base := rtrim(base, '#');
+        reg := reg || jsonb_build_object(base, jsonb_build_object('s', doc));
+    end if;
+    if jsonb_typeof(doc -> '$anchor') = 'string' then
+        reg := reg || jsonb_build_object(split_part(base, '#', 1) || '#' || (doc ->> '$anchor'), jsonb_build_object('s', doc));
+    end if;
+    if jsonb_typeof(doc -> '$dynamicAnchor') = 'string' then
+        reg := reg || jsonb_build_object(split_part(base, '#', 1) || '#' || (doc ->> '$dynamicAnchor'), jsonb_build_object('s', doc, 'd', true));
+    end if;
+    for k, v in select * from jsonb_each(doc) loop
+        if k in ('items', 'contains', 'additionalProperties', 'propertyNames', 'not', 'if', 'then', 'else',
+                 'unevaluatedItems', 'unevaluatedProperties', 'contentSchema') then
+            reg := @s@._jsv_index(v, base, reg);
+        elsif k in ('properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas') and jsonb_typeof(v) = 'object' then
+            for e in select value from jsonb_each(v) loop
+                reg := @s@._jsv_index(e, base, reg);
+            end loop;
+        elsif k in ('allOf', 'anyOf', 'oneOf', 'prefixItems') and jsonb_typeof(v) = 'array' then
+            for e in select value from jsonb_array_elements(v) loop
+                reg := @s@._jsv_index(e, base, reg);
+            end loop;
+        end if;
+    end loop;
+    return reg;
+end
+$fn$
+---
+-- Resolves a reference to {"s": target schema, "b": base URI of the target}; raises on an unknown target.
+create function @s@._jsv_deref(ref text, base text, reg jsonb) returns jsonb
+language plpgsql immutable strict parallel safe as $fn$
+declare
+    uri text := @s@._jsv_resolve(base, ref);
+    doc_uri text := split_part(uri, '#', 1);
+    frag text := substring(uri from position('#' in uri) + 1);
+    target jsonb;
+    tok text;
+begin
+    if position('#' in uri) = 0 then
+        frag := '';
+    end if;
+    if not reg ? doc_uri then
+        raise exception 'JSON Schema $ref "%" cannot be resolved (unknown resource "%")', ref, doc_uri
+            using errcode = 'invalid_parameter_value';
+    end if;
+    if frag = '' then
+        return jsonb_build_object('s', reg -> doc_uri -> 's', 'b', doc_uri);
+    end if;
+    if left(frag, 1) <> '/' then
+        if not reg ? (doc_uri || '#' || frag) then
+            raise exception 'JSON Schema $ref "%" cannot be resolved (unknown anchor "%")', ref, frag
+                using errcode = 'invalid_parameter_value';
+        end if;
+        return jsonb_build_object('s', reg -> (doc_uri || '#' || frag) -> 's', 'b', doc_uri);
+    end if;
+    target := reg -> doc_uri -> 's';
+    foreach tok in array (string_to_array(substring(frag from 2), '/')) loop
+        tok := @s@._jsv_pointer_token(tok);
+        if jsonb_typeof(target) = 'array' then
+            target := target -> tok::int;
+        else
+            target := target -> tok;
+        end if;
+        if target is null then
+            raise exception 'JSON Schema $ref "%" cannot be resolved (no value at "%")', ref, frag
+                using errcode = 'invalid_parameter_value';
+        end if;
+        -- entering a subschema with its own $id changes the base
+        if jsonb_typeof(target) = 'object' and jsonb_typeof(target -> '$id') = 'string' then
+            doc_uri := rtrim(@s@._jsv_resolve(doc_uri, target ->> '$id'), '#');
+        end if;
+    end loop;
+    return jsonb_build_object('s', target, 'b', doc_uri);
+end
+$fn$
+---
+create function @s@._jsv_is_type(inst jsonb, t text) returns boolean
+language sql immutable strict parallel safe as $fn$
+    select case t
+        when 'integer' then jsonb_typeof(inst) = 'number' and (inst::text)::numeric = trunc((inst::text)::numeric)
+        when 'number' then jsonb_typeof(inst) = 'number'
+        else jsonb_typeof(inst) = t
+    end
+$fn$
+---
+create function @s@._jsv_fail(path text, keyword text, message text) returns jsonb
+language sql immutable strict parallel safe as $fn$
+    select jsonb_build_object('ok', false, 'e', jsonb_build_array(jsonb_build_object('path', path, 'keyword', keyword, 'message', message)))
+$fn$
+---
+create function @s@._jsv_ptr(path text, token text) returns text
+language sql immutable strict parallel safe as $fn$
+    select path || '/' || replace(replace(token, '~', '~0'), '/', '~1')
+$fn$
+---
+create function @s@._jsv_regex(pattern text) returns text
+language sql immutable strict parallel safe as $fn$
+    -- ECMA-262 Unicode property escapes have no ARE equivalent: letters and digits are mapped to code-point
+    -- ranges (Latin, Greek, Cyrillic, Armenian, Hebrew, Arabic, Devanagari, CJK, Hangul), independent of the
+    -- server's locale.
+    select replace(replace(replace(replace(replace(replace(replace(replace(pattern,
+        '\p{Letter}', '[A-Za-z\u00AA\u00B5\u00BA\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02C1\u0370-\u0373\u0376-\u03FF\u0400-\u0481\u048A-\u052F\u0531-\u0556\u0561-\u0587\u05D0-\u05EA\u0620-\u064A\u0904-\u0939\u3041-\u3096\u30A1-\u30FA\u4E00-\u9FFF\uAC00-\uD7A3]'),
+        '\p{L}', '[A-Za-z\u00AA\u00B5\u00BA\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02C1\u0370-\u0373\u0376-\u03FF\u0400-\u0481\u048A-\u052F\u0531-\u0556\u0561-\u0587\u05D0-\u05EA\u0620-\u064A\u0904-\u0939\u3041-\u3096\u30A1-\u30FA\u4E00-\u9FFF\uAC00-\uD7A3]'),
+        '\P{Letter}', '[^A-Za-z\u00AA\u00B5\u00BA\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02C1\u0370-\u0373\u0376-\u03FF\u0400-\u0481\u048A-\u052F\u0531-\u0556\u0561-\u0587\u05D0-\u05EA\u0620-\u064A\u0904-\u0939\u3041-\u3096\u30A1-\u30FA\u4E00-\u9FFF\uAC00-\uD7A3]'),
+        '\P{L}', '[^A-Za-z\u00AA\u00B5\u00BA\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02C1\u0370-\u0373\u0376-\u03FF\u0400-\u0481\u048A-\u052F\u0531-\u0556\u0561-\u0587\u05D0-\u05EA\u0620-\u064A\u0904-\u0939\u3041-\u3096\u30A1-\u30FA\u4E00-\u9FFF\uAC00-\uD7A3]'),
+        '\p{Nd}', '[0-9\u0660-\u0669\u06F0-\u06F9\u0966-\u096F\uFF10-\uFF19]'),
+        '\p{N}', '[0-9\u00B2\u00B3\u00B9\u00BC-\u00BE\u0660-\u0669\u06F0-\u06F9\u0966-\u096F\uFF10-\uFF19]'),
+        '\p{Digit}', '[0-9\u0660-\u0669\u06F0-\u06F9\u0966-\u096F\uFF10-\uFF19]'),
+        '\P{Nd}', '[^0-9\u0660-\u0669\u06F0-\u06F9\u0966-\u096F\uFF10-\uFF19]')
+$fn$
+---
+-- The interpreter. st = {"b": base URI, "d": [dynamic scope: base URIs entered, outermost first]}.
+create function @s@._jsv_eval(sch jsonb, inst jsonb, st jsonb, reg jsonb, path text, collect boolean, depth int)
+returns jsonb
+language plpgsql immutable parallel safe as $fn$
+declare
+    ok boolean := true;
+    errs jsonb := '[]';
+    ep jsonb := '{}';          -- evaluated properties
+    ei jsonb := '{}';          -- evaluated items
+    r jsonb;
+    sub jsonb;
+    k text;
+    v jsonb;
+    n int;
+    cnt int;
+    i int;
+    t text;
+    x numeric;
+    lim numeric;
+    typ text := jsonb_typeof(inst);
+    base text := st ->> 'b';
+    matched boolean;
+    valid_count int;
+    props jsonb;
+    pats jsonb;
+    tgt jsonb;
+    dyn text;
+    anchor text;
+    s2 jsonb;
+    len int;
+begin
+    if depth > 120 then
+        raise exception 'JSON Schema evaluation is nested too deeply (a $ref cycle that consumes no input?)'
+            using errcode = 'program_limit_exceeded';
+    end if;
+    if sch = 'true'::jsonb or sch = '{}'::jsonb then
+        return '{"ok": true, "p": {}, "i": {}}';
+    end if;
+    if sch = 'false'::jsonb then
+        return @s@._jsv_fail(path, 'false', 'no value is allowed here (false schema)');
+    end if;
+    if jsonb_typeof(sch) <> 'object' then
+        raise exception 'a JSON Schema must be an object or a boolean, found %', jsonb_typeof(sch)
+            using errcode = 'invalid_parameter_value';
+    end if;
+
+    if jsonb_typeof(sch -> '$id') = 'string' then
+        base := rtrim(@s@._jsv_resolve(base, sch ->> '$id'), '#');
+        st := jsonb_build_object('b', base, 'd', coalesce(st -> 'd', '[]') || to_jsonb(base));
+    end if;
+
+    -- $ref and $dynamicRef: in-place applicators
+    if jsonb_typeof(sch -> '$ref') = 'string' then
+        tgt := @s@._jsv_deref(sch ->> '$ref', base, reg);
+        r := @s@._jsv_eval(tgt -> 's', inst, jsonb_build_object('b', tgt ->> 'b', 'd', coalesce(st -> 'd', '[]') || to_jsonb(tgt ->> 'b')), reg, path, collect, depth + 1);
+        if not (r ->> 'ok')::boolean then
+            ok := false; errs := errs || (r -> 'e');
+            if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+        else
+            ep := ep || coalesce(r -> 'p', '{}'); ei := ei || coalesce(r -> 'i', '{}');
+        end if;
+    end if;
+    if jsonb_typeof(sch -> '$dynamicRef') = 'string' then
+        tgt := @s@._jsv_deref(sch ->> '$dynamicRef', base, reg);
+        anchor := substring(sch ->> '$dynamicRef' from '#([A-Za-z_][-A-Za-z0-9._]*)$');
+        if anchor is not null and coalesce(tgt -> 's' ->> '$dynamicAnchor', '') = anchor then
+            -- the outermost resource in the dynamic scope that declares this dynamic anchor wins
+            for dyn in select value #>> '{}' from jsonb_array_elements(coalesce(st -> 'd', '[]')) loop
+                if coalesce((reg -> (dyn || '#' || anchor) ->> 'd')::boolean, false) then
+                    tgt := jsonb_build_object('s', reg -> (dyn || '#' || anchor) -> 's', 'b', dyn);
+                    exit;
+                end if;
+            end loop;
+        end if;
+        r := @s@._jsv_eval(tgt -> 's', inst, jsonb_build_object('b', tgt ->> 'b', 'd', coalesce(st -> 'd', '[]') || to_jsonb(tgt ->> 'b')), reg, path, collect, depth + 1);
+        if not (r ->> 'ok')::boolean then
+            ok := false; errs := errs || (r -> 'e');
+            if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+        else
+            ep := ep || coalesce(r -> 'p', '{}'); ei := ei || coalesce(r -> 'i', '{}');
+        end if;
+    end if;
+
+    -- type, enum, const
+    if sch ? 'type' then
+        matched := false;
+        if jsonb_typeof(sch -> 'type') = 'array' then
+            for t in select value #>> '{}' from jsonb_array_elements(sch -> 'type') loop
+                if @s@._jsv_is_type(inst, t) then matched := true; exit; end if;
+            end loop;
+        else
+            matched := @s@._jsv_is_type(inst, sch ->> 'type');
+        end if;
+        if not matched then
+            ok := false;
+            errs := errs || (@s@._jsv_fail(path, 'type', format('expected %s, found %s', sch -> 'type', typ)) -> 'e');
+            if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+        end if;
+    end if;
+    if sch ? 'enum' then
+        if not exists (select 1 from jsonb_array_elements(sch -> 'enum') e where e.value = inst) then
+            ok := false;
+            errs := errs || (@s@._jsv_fail(path, 'enum', 'value is not one of ' || left((sch -> 'enum')::text, 200)) -> 'e');
+            if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+        end if;
+    end if;
+    if sch ? 'const' and (sch -> 'const') <> inst then
+        ok := false;
+        errs := errs || (@s@._jsv_fail(path, 'const', 'value must be ' || left((sch -> 'const')::text, 200)) -> 'e');
+        if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+    end if;
+
+    -- numbers
+    if typ = 'number' then
+        x := (inst::text)::numeric;
+        if jsonb_typeof(sch -> 'minimum') = 'number' and x < (sch ->> 'minimum')::numeric then
+            ok := false; errs := errs || (@s@._jsv_fail(path, 'minimum', format('%s is less than the minimum %s', x, sch ->> 'minimum')) -> 'e');
+            if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+        end if;
+        if jsonb_typeof(sch -> 'maximum') = 'number' and x > (sch ->> 'maximum')::numeric then
+            ok := false; errs := errs || (@s@._jsv_fail(path, 'maximum', format('%s is greater than the maximum %s', x, sch ->> 'maximum')) -> 'e');
+            if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+        end if;
+        if jsonb_typeof(sch -> 'exclusiveMinimum') = 'number' and x <= (sch ->> 'exclusiveMinimum')::numeric then
+            ok := false; errs := errs || (@s@._jsv_fail(path, 'exclusiveMinimum', format('%s must be greater than %s', x, sch ->> 'exclusiveMinimum')) -> 'e');
+            if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+        end if;
+        if jsonb_typeof(sch -> 'exclusiveMaximum') = 'number' and x >= (sch ->> 'exclusiveMaximum')::numeric then
+            ok := false; errs := errs || (@s@._jsv_fail(path, 'exclusiveMaximum', format('%s must be less than %s', x, sch ->> 'exclusiveMaximum')) -> 'e');
+            if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+        end if;
+        if jsonb_typeof(sch -> 'multipleOf') = 'number' then
+            lim := (sch ->> 'multipleOf')::numeric;
+            if lim > 0 and x % lim <> 0 then
+                ok := false; errs := errs || (@s@._jsv_fail(path, 'multipleOf', format('%s is not a multiple of %s', x, lim)) -> 'e');
+                if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+            end if;
+        end if;
+    end if;
+
+    -- strings
+    if typ = 'string' then
+        t := inst #>> '{}';
+        if jsonb_typeof(sch -> 'minLength') = 'number' and length(t) < (sch ->> 'minLength')::numeric then
+            ok := false; errs := errs || (@s@._jsv_fail(path, 'minLength', format('must be at least %s characters long', sch ->> 'minLength')) -> 'e');
+            if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+        end if;
+        if jsonb_typeof(sch -> 'maxLength') = 'number' and length(t) > (sch ->> 'maxLength')::numeric then
+            ok := false; errs := errs || (@s@._jsv_fail(path, 'maxLength', format('must be at most %s characters long', sch ->> 'maxLength')) -> 'e');
+            if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+        end if;
+        if jsonb_typeof(sch -> 'pattern') = 'string' and not (t ~ @s@._jsv_regex(sch ->> 'pattern')) then
+            ok := false; errs := errs || (@s@._jsv_fail(path, 'pattern', format('does not match the pattern %s', sch ->> 'pattern')) -> 'e');
+            if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+        end if;
+    end if;
+
+    -- objects
+    if typ = 'object' then
+        if jsonb_typeof(sch -> 'required') = 'array' then
+            for t in select value #>> '{}' from jsonb_array_elements(sch -> 'required') loop
+                if not inst ? t then
+                    ok := false; errs := errs || (@s@._jsv_fail(@s@._jsv_ptr(path, t), 'required', format('"%s" is required', t)) -> 'e');
+                    if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+                end if;
+            end loop;
+        end if;
+        if jsonb_typeof(sch -> 'minProperties') = 'number' or jsonb_typeof(sch -> 'maxProperties') = 'number' then
+            select count(*) into cnt from jsonb_object_keys(inst);
+            if cnt < coalesce((sch ->> 'minProperties')::numeric, 0) then
+                ok := false; errs := errs || (@s@._jsv_fail(path, 'minProperties', format('must have at least %s properties', sch ->> 'minProperties')) -> 'e');
+                if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+            end if;
+            if jsonb_typeof(sch -> 'maxProperties') = 'number' and cnt > (sch ->> 'maxProperties')::numeric then
+                ok := false; errs := errs || (@s@._jsv_fail(path, 'maxProperties', format('must have at most %s properties', sch ->> 'maxProperties')) -> 'e');
+                if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+            end if;
+        end if;
+        if jsonb_typeof(sch -> 'dependentRequired') = 'object' then
+            for k, v in select * from jsonb_each(sch -> 'dependentRequired') loop
+                if inst ? k then
+                    for t in select value #>> '{}' from jsonb_array_elements(v) loop
+                        if not inst ? t then
+                            ok := false; errs := errs || (@s@._jsv_fail(@s@._jsv_ptr(path, t), 'dependentRequired', format('"%s" is required when "%s" is present', t, k)) -> 'e');
+                            if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+                        end if;
+                    end loop;
+                end if;
+            end loop;
+        end if;
+        props := case when jsonb_typeof(sch -> 'properties') = 'object' then sch -> 'properties' end;
+        pats := case when jsonb_typeof(sch -> 'patternProperties') = 'object' then sch -> 'patternProperties' end;
+        if props is not null or pats is not null or sch ? 'additionalProperties' or sch ? 'propertyNames' then
+            for k, v in select * from jsonb_each(inst) loop
+                matched := false;
+                if props is not null and props ? k then
+                    matched := true;
+                    ep := ep || jsonb_build_object(k, true);
+                    r := @s@._jsv_eval(props -> k, v, st, reg, @s@._jsv_ptr(path, k), collect, depth + 1);
+                    if not (r ->> 'ok')::boolean then
+                        ok := false; errs := errs || (r -> 'e');
+                        if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+                    end if;
+                end if;
+                if pats is not null then
+                    for t, s2 in select * from jsonb_each(pats) loop
+                        if k ~ @s@._jsv_regex(t) then
+                            matched := true;
+                            ep := ep || jsonb_build_object(k, true);
+                            r := @s@._jsv_eval(s2, v, st, reg, @s@._jsv_ptr(path, k), collect, depth + 1);
+                            if not (r ->> 'ok')::boolean then
+                                ok := false; errs := errs || (r -> 'e');
+                                if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+                            end if;
+                        end if;
+                    end loop;
+                end if;
+                if not matched and sch ? 'additionalProperties' then
+                    ep := ep || jsonb_build_object(k, true);
+                    r := @s@._jsv_eval(sch -> 'additionalProperties', v, st, reg, @s@._jsv_ptr(path, k), collect, depth + 1);
+                    if not (r ->> 'ok')::boolean then
+                        ok := false;
+                        errs := errs || case when sch -> 'additionalProperties' = 'false'::jsonb
+                            then @s@._jsv_fail(@s@._jsv_ptr(path, k), 'additionalProperties', format('"%s" is not allowed', k)) -> 'e'
+                            else r -> 'e' end;
+                        if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+                    end if;
+                end if;
+                if sch ? 'propertyNames' then
+                    r := @s@._jsv_eval(sch -> 'propertyNames', to_jsonb(k), st, reg, @s@._jsv_ptr(path, k), collect, depth + 1);
+                    if not (r ->> 'ok')::boolean then
+                        ok := false; errs := errs || (@s@._jsv_fail(@s@._jsv_ptr(path, k), 'propertyNames', format('property name "%s" is not allowed', k)) -> 'e');
+                        if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+                    end if;
+                end if;
+            end loop;
+        end if;
+        if jsonb_typeof(sch -> 'dependentSchemas') = 'object' then
+            for k, v in select * from jsonb_each(sch -> 'dependentSchemas') loop
+                if inst ? k then
+                    r := @s@._jsv_eval(v, inst, st, reg, path, collect, depth + 1);
+                    if not (r ->> 'ok')::boolean then
+                        ok := false; errs := errs || (r -> 'e');
+                        if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+                    else
+                        ep := ep || coalesce(r -> 'p', '{}');
+                    end if;
+                end if;
+            end loop;
+        end if;
+    end if;
+
+    -- arrays
+    if typ = 'array' then
+        len := jsonb_array_length(inst);
+        if jsonb_typeof(sch -> 'minItems') = 'number' and len < (sch ->> 'minItems')::numeric then
+            ok := false; errs := errs || (@s@._jsv_fail(path, 'minItems', format('must have at least %s items', sch ->> 'minItems')) -> 'e');
+            if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+        end if;
+        if jsonb_typeof(sch -> 'maxItems') = 'number' and len > (sch ->> 'maxItems')::numeric then
+            ok := false; errs := errs || (@s@._jsv_fail(path, 'maxItems', format('must have at most %s items', sch ->> 'maxItems')) -> 'e');
+            if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+        end if;
+        if sch -> 'uniqueItems' = 'true'::jsonb and len > 1 then
+            if exists (select 1 from jsonb_array_elements(inst) with ordinality a(v, o)
+                       join jsonb_array_elements(inst) with ordinality b(v, o) on a.o < b.o and a.v = b.v) then
+                ok := false; errs := errs || (@s@._jsv_fail(path, 'uniqueItems', 'items must be unique') -> 'e');
+                if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+            end if;
+        end if;
+        n := 0;
+        if jsonb_typeof(sch -> 'prefixItems') = 'array' then
+            n := jsonb_array_length(sch -> 'prefixItems');
+            for i in 0 .. least(n, len) - 1 loop
+                ei := ei || jsonb_build_object(i::text, true);
+                r := @s@._jsv_eval(sch -> 'prefixItems' -> i, inst -> i, st, reg, path || '/' || i, collect, depth + 1);
+                if not (r ->> 'ok')::boolean then
+                    ok := false; errs := errs || (r -> 'e');
+                    if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+                end if;
+            end loop;
+        end if;
+        if sch ? 'items' then
+            for i in n .. len - 1 loop
+                r := @s@._jsv_eval(sch -> 'items', inst -> i, st, reg, path || '/' || i, collect, depth + 1);
+                if not (r ->> 'ok')::boolean then
+                    ok := false; errs := errs || (r -> 'e');
+                    if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+                end if;
+            end loop;
+            ei := 'true';
+        end if;
+        if sch ? 'contains' then
+            valid_count := 0;
+            for i in 0 .. len - 1 loop
+                r := @s@._jsv_eval(sch -> 'contains', inst -> i, st, reg, path || '/' || i, false, depth + 1);
+                if (r ->> 'ok')::boolean then
+                    valid_count := valid_count + 1;
+                    if jsonb_typeof(ei) = 'object' then ei := ei || jsonb_build_object(i::text, true); end if;
+                end if;
+            end loop;
+            if valid_count < coalesce((sch ->> 'minContains')::numeric, 1) then
+                ok := false; errs := errs || (@s@._jsv_fail(path, case when sch ? 'minContains' then 'minContains' else 'contains' end,
+                    format('must contain at least %s matching item(s), found %s', coalesce(sch ->> 'minContains', '1'), valid_count)) -> 'e');
+                if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+            end if;
+            if jsonb_typeof(sch -> 'maxContains') = 'number' and valid_count > (sch ->> 'maxContains')::numeric then
+                ok := false; errs := errs || (@s@._jsv_fail(path, 'maxContains', format('must contain at most %s matching item(s), found %s', sch ->> 'maxContains', valid_count)) -> 'e');
+                if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+            end if;
+        end if;
+    end if;
+
+    -- in-place applicators
+    if jsonb_typeof(sch -> 'allOf') = 'array' then
+        for sub in select value from jsonb_array_elements(sch -> 'allOf') loop
+            r := @s@._jsv_eval(sub, inst, st, reg, path, collect, depth + 1);
+            if not (r ->> 'ok')::boolean then
+                ok := false; errs := errs || (r -> 'e');
+                if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+            else
+                ep := ep || coalesce(r -> 'p', '{}'); ei := @s@._jsv_merge_items(ei, r -> 'i');
+            end if;
+        end loop;
+    end if;
+    if jsonb_typeof(sch -> 'anyOf') = 'array' then
+        matched := false;
+        for sub in select value from jsonb_array_elements(sch -> 'anyOf') loop
+            r := @s@._jsv_eval(sub, inst, st, reg, path, false, depth + 1);
+            if (r ->> 'ok')::boolean then
+                matched := true;
+                -- every branch is evaluated: a parent's unevaluated* needs the annotations of all that match
+                ep := ep || coalesce(r -> 'p', '{}'); ei := @s@._jsv_merge_items(ei, r -> 'i');
+            end if;
+        end loop;
+        if not matched then
+            ok := false; errs := errs || (@s@._jsv_fail(path, 'anyOf', 'does not match any of the allowed schemas') -> 'e');
+            if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+        end if;
+    end if;
+    if jsonb_typeof(sch -> 'oneOf') = 'array' then
+        valid_count := 0;
+        for sub in select value from jsonb_array_elements(sch -> 'oneOf') loop
+            r := @s@._jsv_eval(sub, inst, st, reg, path, false, depth + 1);
+            if (r ->> 'ok')::boolean then
+                valid_count := valid_count + 1;
+                tgt := r;
+            end if;
+        end loop;
+        if valid_count <> 1 then
+            ok := false; errs := errs || (@s@._jsv_fail(path, 'oneOf', format('must match exactly one of the schemas, matches %s', valid_count)) -> 'e');
+            if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+        else
+            ep := ep || coalesce(tgt -> 'p', '{}'); ei := @s@._jsv_merge_items(ei, tgt -> 'i');
+        end if;
+    end if;
+    if sch ? 'not' then
+        r := @s@._jsv_eval(sch -> 'not', inst, st, reg, path, false, depth + 1);
+        if (r ->> 'ok')::boolean then
+            ok := false; errs := errs || (@s@._jsv_fail(path, 'not', 'must not match the schema in "not"') -> 'e');
+            if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+        end if;
+    end if;
+    if sch ? 'if' then
+        r := @s@._jsv_eval(sch -> 'if', inst, st, reg, path, false, depth + 1);
+        if (r ->> 'ok')::boolean then
+            ep := ep || coalesce(r -> 'p', '{}'); ei := @s@._jsv_merge_items(ei, r -> 'i');
+            if sch ? 'then' then
+                r := @s@._jsv_eval(sch -> 'then', inst, st, reg, path, collect, depth + 1);
+                if not (r ->> 'ok')::boolean then
+                    ok := false; errs := errs || (r -> 'e');
+                    if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+                else
+                    ep := ep || coalesce(r -> 'p', '{}'); ei := @s@._jsv_merge_items(ei, r -> 'i');
+                end if;
+            end if;
+        elsif sch ? 'else' then
+            r := @s@._jsv_eval(sch -> 'else', inst, st, reg, path, collect, depth + 1);
+            if not (r ->> 'ok')::boolean then
+                ok := false; errs := errs || (r -> 'e');
+                if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+            else
+                ep := ep || coalesce(r -> 'p', '{}'); ei := @s@._jsv_merge_items(ei, r -> 'i');
+            end if;
+        end if;
+    end if;
+
+    -- unevaluated*: after everything else in this schema object
+    if typ = 'object' and sch ? 'unevaluatedProperties' and jsonb_typeof(ep) = 'object' then
+        for k, v in select * from jsonb_each(inst) loop
+            if not ep ? k then
+                r := @s@._jsv_eval(sch -> 'unevaluatedProperties', v, st, reg, @s@._jsv_ptr(path, k), collect, depth + 1);
+                if not (r ->> 'ok')::boolean then
+                    ok := false;
+                    errs := errs || case when sch -> 'unevaluatedProperties' = 'false'::jsonb
+                        then @s@._jsv_fail(@s@._jsv_ptr(path, k), 'unevaluatedProperties', format('"%s" is not allowed', k)) -> 'e'
+                        else r -> 'e' end;
+                    if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+                end if;
+            end if;
+        end loop;
+        ep := 'true';
+    end if;
+    if typ = 'array' and sch ? 'unevaluatedItems' and jsonb_typeof(ei) = 'object' then
+        for i in 0 .. jsonb_array_length(inst) - 1 loop
+            if not ei ? i::text then
+                r := @s@._jsv_eval(sch -> 'unevaluatedItems', inst -> i, st, reg, path || '/' || i, collect, depth + 1);
+                if not (r ->> 'ok')::boolean then
+                    ok := false;
+                    errs := errs || case when sch -> 'unevaluatedItems' = 'false'::jsonb
+                        then @s@._jsv_fail(path || '/' || i, 'unevaluatedItems', format('item %s is not allowed', i)) -> 'e'
+                        else r -> 'e' end;
+                    if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
+                end if;
+            end if;
+        end loop;
+        ei := 'true';
+    end if;
+
+    if not ok then
+        return jsonb_build_object('ok', false, 'e', errs);
+    end if;
+    return jsonb_build_object('ok', true, 'p', ep, 'i', ei);
+end
+$fn$
+---
+create function @s@._jsv_merge_items(a jsonb, b jsonb) returns jsonb
+language sql immutable parallel safe as $fn$
+    select case when a = 'true'::jsonb or b = 'true'::jsonb then 'true'::jsonb else coalesce(a, '{}') || coalesce(b, '{}') end
+$fn$
+---
+create function @s@._jsv_run(schema jsonb, instance jsonb, resources jsonb, collect boolean) returns jsonb
+language plpgsql immutable parallel safe as $fn$
+declare
+    root text := 'urn:pliers:root';
+    reg jsonb := '{}';
+    k text;
+    v jsonb;
+begin
+    if jsonb_typeof(schema) = 'object' and jsonb_typeof(schema -> '$id') = 'string' then
+        root := rtrim(@s@._jsv_resolve(root, schema ->> '$id'), '#');
+    end if;
+    reg := @s@._jsv_index(schema, 'urn:pliers:root', jsonb_build_object('urn:pliers:root', jsonb_build_object('s', schema), root, jsonb_build_object('s', schema)));
+    for k, v in select * from jsonb_each(coalesce(resources, '{}')) loop
+        reg := @s@._jsv_index(v, k, reg || jsonb_build_object(rtrim(k, '#'), jsonb_build_object('s', v)));
+    end loop;
+    return @s@._jsv_eval(schema, instance, jsonb_build_object('b', root, 'd', jsonb_build_array(root)), reg, '', collect, 0);
+end
+$fn$
+---
+create function @s@.jsonb_matches_schema(schema jsonb, instance jsonb) returns boolean
+language sql immutable strict parallel safe as $fn$
+    select (@s@._jsv_run(schema, instance, '{}', false) ->> 'ok')::boolean
+$fn$
+---
+create function @s@.jsonb_matches_schema(schema jsonb, instance jsonb, resources jsonb) returns boolean
+language sql immutable strict parallel safe as $fn$
+    select (@s@._jsv_run(schema, instance, resources, false) ->> 'ok')::boolean
+$fn$
+---
+create function @s@.jsonb_schema_errors(schema jsonb, instance jsonb)
+returns table (path text, keyword text, message text)
+language sql immutable strict parallel safe as $fn$
+    select e ->> 'path', e ->> 'keyword', e ->> 'message'
+    from jsonb_array_elements(@s@._jsv_run(schema, instance, '{}', true) -> 'e') as e
+$fn$
