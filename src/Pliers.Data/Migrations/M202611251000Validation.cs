@@ -4,7 +4,7 @@ using FluentMigrator;
 namespace Pliers.Data.Migrations;
 
 /// <summary>JSON Schema validation functions in the database: the last line of defence for submission data.</summary>
-[Migration(202611251000, "validation: jsonb_matches_schema, jsonb_schema_errors (JSON Schema 2020-12 in PL/pgSQL)")]
+[Migration(202611251000, "validation: jsonb_matches_schema, jsonb_schema_errors (JSON Schema 2020-12), compiled definition schemas, submission trigger")]
 internal sealed class M202611251000Validation(string schema) : PliersMigration(schema)
 {
     private static readonly Lazy<string[]> Script = new(() =>
@@ -29,5 +29,9 @@ internal sealed class M202611251000Validation(string schema) : PliersMigration(s
         Script.Value.Select(statement => statement.Replace("@s@", s, StringComparison.Ordinal)).ToArray();
 
     public override IReadOnlyList<string> DownStatements(string s) =>
-        Functions(s).Reverse().Select(f => $"drop function {f}").ToArray();
+    [
+        $"drop trigger form_submissions_validate on {s}.form_submissions",
+        $"alter table {s}.form_definitions drop column schema_path, drop column schema_residual",
+        .. Functions(s).Reverse().Select(f => $"drop function {f}"),
+    ];
 }

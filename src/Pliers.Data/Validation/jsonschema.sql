@@ -655,14 +655,444 @@ begin
 end
 $fn$
 ---
-create function @s@.jsonb_matches_schema(schema jsonb, instance jsonb) returns boolean
+-- Compiler: turns a schema without references into one SQL/JSON path predicate (jsonpath, evaluated in C).
+-- Returns {"p": predicate text, "u": [residual checks]} or null when some keyword cannot be expressed (then
+-- the interpreter runs). cur is the path of the current value ("$", "@.value", "$[2]"); loc is its static
+-- location (a JSON array of member names) when it is reached unconditionally through properties only, else
+-- null. Residual checks are what jsonpath does badly, at static locations: uniqueItems (no way to compare two
+-- items) and long min/maxLength (a bounded regex costs O(length x bound)); each is {"k": kind, "n": bound, "p": loc}.
+create function @s@._jsv_q(t text) returns text
 language sql immutable strict parallel safe as $fn$
-    select (@s@._jsv_run(schema, instance, '{}', false) ->> 'ok')::boolean
+    select '"' || replace(replace(replace(replace(replace(t, '\', '\\'), '"', '\"'), e'\n', '\n'), e'\r', '\r'), e'\t', '\t') || '"'
 $fn$
 ---
-create function @s@.jsonb_matches_schema(schema jsonb, instance jsonb, resources jsonb) returns boolean
+create function @s@._jsv_lenre(n numeric, at_least boolean) returns text
+language plpgsql immutable strict parallel safe as $fn$
+declare
+    q int := floor(n / 255);
+    r int := (n - q * 255)::int;
+begin
+    if n <> trunc(n) or n < 0 or n > 100000 then
+        return null;
+    end if;
+    if at_least then
+        return case when q = 0 then format('^.{%s,}', r) else format('^(.{255}){%s}.{%s,}', q, r) end;
+    end if;
+    if q = 0 then
+        return format('^.{0,%s}$', r);
+    end if;
+    return format('^((.{255}){0,%s}.{0,255}|(.{255}){%s}.{0,%s})$', q - 1, q, r);
+end
+$fn$
+---
+create function @s@._jsv_non_array(sch jsonb) returns boolean
 language sql immutable strict parallel safe as $fn$
-    select (@s@._jsv_run(schema, instance, resources, false) ->> 'ok')::boolean
+    select jsonb_typeof(sch) = 'object' and (
+        (jsonb_typeof(sch -> 'type') = 'string' and sch ->> 'type' <> 'array')
+        or (jsonb_typeof(sch -> 'type') = 'array' and not (sch -> 'type') ? 'array')
+        or (sch ? 'const' and jsonb_typeof(sch -> 'const') <> 'array')
+        or (jsonb_typeof(sch -> 'enum') = 'array'
+            and not exists (select 1 from jsonb_array_elements(sch -> 'enum') e where jsonb_typeof(e) = 'array')))
+$fn$
+---
+create function @s@._jsv_pc(sch jsonb, cur text, loc jsonb) returns jsonb
+language plpgsql immutable parallel safe as $fn$
+declare
+    parts text[] := '{}';
+    u jsonb := '[]';
+    r jsonb;
+    k text;
+    v jsonb;
+    t text;
+    x text;
+    alts text[];
+    keys text[];
+    n int;
+    i int;
+    j int;
+    branch text[];
+    typ text;
+begin
+    if sch = 'true'::jsonb then
+        return '{"p": "(1 == 1)", "u": []}';
+    elsif sch = 'false'::jsonb then
+        return '{"p": "(1 == 0)", "u": []}';
+    elsif jsonb_typeof(sch) <> 'object' then
+        return null;
+    end if;
+    -- keywords the compiler leaves to the interpreter
+    if sch ?| array['$ref', '$dynamicRef', '$recursiveRef', 'unevaluatedProperties', 'unevaluatedItems',
+                    'minProperties', 'maxProperties', 'maxContains', 'minContains', '$id', '$anchor', '$dynamicAnchor'] then
+        return null;
+    end if;
+
+    -- with a single declared type, keywords of that type need no type guard (the type test runs first and
+    -- && short-circuits) and keywords of other types can never apply
+    x := case when jsonb_typeof(sch -> 'type') = 'string' then sch ->> 'type' end;
+    if x = 'integer' then x := 'number'; end if;
+    if sch ? 'type' then
+        alts := '{}';
+        for typ in select value #>> '{}' from jsonb_array_elements(case when jsonb_typeof(sch -> 'type') = 'array' then sch -> 'type' else jsonb_build_array(sch -> 'type') end) loop
+            alts := alts || case typ
+                when 'integer' then format('(%s.type() == "number" && %s == %s.floor())', cur, cur, cur)
+                when 'number' then format('%s.type() == "number"', cur)
+                when 'string' then format('%s.type() == "string"', cur)
+                when 'object' then format('%s.type() == "object"', cur)
+                when 'array' then format('%s.type() == "array"', cur)
+                when 'boolean' then format('%s.type() == "boolean"', cur)
+                when 'null' then format('%s.type() == "null"', cur)
+                else '(1 == 0)' end;
+        end loop;
+        parts := parts || ('(' || coalesce(array_to_string(alts, ' || '), '(1 == 0)') || ')');
+    end if;
+    if sch ? 'enum' or sch ? 'const' then
+        alts := '{}';
+        for v in select value from jsonb_array_elements(case when sch ? 'const' then jsonb_build_array(sch -> 'const') else sch -> 'enum' end) loop
+            alts := alts || case jsonb_typeof(v)
+                when 'string' then format('(%s.type() == "string" && %s == %s)', cur, cur, @s@._jsv_q(v #>> '{}'))
+                when 'number' then format('(%s.type() == "number" && %s == %s)', cur, cur, v::text)
+                when 'boolean' then format('(%s.type() == "boolean" && %s == %s)', cur, cur, v::text)
+                when 'null' then format('%s.type() == "null"', cur)
+                else null end;
+            if jsonb_typeof(v) in ('object', 'array') then
+                return null;
+            end if;
+        end loop;
+        if sch ? 'const' and sch ? 'enum' then
+            return null;
+        end if;
+        parts := parts || ('(' || coalesce(array_to_string(alts, ' || '), '(1 == 0)') || ')');
+    end if;
+
+    -- numbers
+    alts := '{}';
+    if jsonb_typeof(sch -> 'minimum') = 'number' then alts := alts || format('%s >= %s', cur, sch ->> 'minimum'); end if;
+    if jsonb_typeof(sch -> 'maximum') = 'number' then alts := alts || format('%s <= %s', cur, sch ->> 'maximum'); end if;
+    if jsonb_typeof(sch -> 'exclusiveMinimum') = 'number' then alts := alts || format('%s > %s', cur, sch ->> 'exclusiveMinimum'); end if;
+    if jsonb_typeof(sch -> 'exclusiveMaximum') = 'number' then alts := alts || format('%s < %s', cur, sch ->> 'exclusiveMaximum'); end if;
+    if jsonb_typeof(sch -> 'multipleOf') = 'number' then alts := alts || format('%s %% %s == 0', cur, sch ->> 'multipleOf'); end if;
+    if cardinality(alts) > 0 then
+        parts := parts || case when x = 'number' then '(' || array_to_string(alts, ' && ') || ')'
+                               else format('(%s.type() != "number" || (%s))', cur, array_to_string(alts, ' && ')) end;
+    end if;
+
+    -- strings
+    typ := x;           -- the single declared type (or null) survives the regex temporaries below
+    alts := '{}';
+    if jsonb_typeof(sch -> 'minLength') = 'number' and (sch ->> 'minLength')::numeric > 0 then
+        if loc is not null then
+            u := u || jsonb_build_object('k', 'min', 'n', sch -> 'minLength', 'p', loc);
+        else
+            t := @s@._jsv_lenre((sch ->> 'minLength')::numeric, true);
+            if t is null then return null; end if;
+            alts := alts || format('%s like_regex %s flag "s"', cur, @s@._jsv_q(t));
+        end if;
+    end if;
+    if jsonb_typeof(sch -> 'maxLength') = 'number' then
+        if loc is not null then
+            u := u || jsonb_build_object('k', 'max', 'n', sch -> 'maxLength', 'p', loc);
+        else
+            -- "not longer than n" as "has no n+1 characters": the regex stops after n+1 characters
+            t := @s@._jsv_lenre((sch ->> 'maxLength')::numeric + 1, true);
+            if t is null then return null; end if;
+            alts := alts || format('!(%s like_regex %s flag "s")', cur, @s@._jsv_q(t));
+        end if;
+    end if;
+    if jsonb_typeof(sch -> 'pattern') = 'string' then
+        alts := alts || format('%s like_regex %s', cur, @s@._jsv_q(@s@._jsv_regex(sch ->> 'pattern')));
+    end if;
+    if cardinality(alts) > 0 then
+        parts := parts || case when x = 'string' then '(' || array_to_string(alts, ' && ') || ')'
+                               else format('(%s.type() != "string" || (%s))', cur, array_to_string(alts, ' && ')) end;
+    end if;
+
+    -- objects. The predicate runs in lax mode, where a missing member is simply absent (no error), so each
+    -- declared property costs one lookup: (!exists(cur."a") || SUB(cur."a")). Lax mode unwraps arrays in
+    -- member accessors, comparisons and filters; every keyword is therefore guarded by its type test, and
+    -- filters run only over keyvalue() items (always objects) or over array elements known not to be arrays.
+    alts := '{}';
+    if jsonb_typeof(sch -> 'required') = 'array' then
+        for t in select value #>> '{}' from jsonb_array_elements(sch -> 'required') loop
+            alts := alts || format('exists(%s.%s)', cur, @s@._jsv_q(t));
+        end loop;
+    end if;
+    if jsonb_typeof(sch -> 'dependentRequired') = 'object' then
+        for k, v in select * from jsonb_each(sch -> 'dependentRequired') loop
+            branch := '{}';
+            for t in select value #>> '{}' from jsonb_array_elements(v) loop
+                branch := branch || format('exists(%s.%s)', cur, @s@._jsv_q(t));
+            end loop;
+            if cardinality(branch) > 0 then
+                alts := alts || format('(!exists(%s.%s) || (%s))', cur, @s@._jsv_q(k), array_to_string(branch, ' && '));
+            end if;
+        end loop;
+    end if;
+    if jsonb_typeof(sch -> 'dependentSchemas') = 'object' then
+        for k, v in select * from jsonb_each(sch -> 'dependentSchemas') loop
+            r := @s@._jsv_pc(v, cur, null);
+            if r is null or jsonb_array_length(r -> 'u') > 0 then return null; end if;
+            alts := alts || format('(!exists(%s.%s) || %s)', cur, @s@._jsv_q(k), r ->> 'p');
+        end loop;
+    end if;
+    keys := '{}';
+    if jsonb_typeof(sch -> 'properties') = 'object' then
+        for k, v in select * from jsonb_each(sch -> 'properties') loop
+            keys := keys || k;
+            if v = 'true'::jsonb then continue; end if;
+            r := @s@._jsv_pc(v, format('%s.%s', cur, @s@._jsv_q(k)), case when loc is not null then loc || to_jsonb(k) end);
+            if r is null then return null; end if;
+            u := u || (r -> 'u');
+            alts := alts || format('(!exists(%s.%s) || %s)', cur, @s@._jsv_q(k), r ->> 'p');
+        end loop;
+    end if;
+    if jsonb_typeof(sch -> 'patternProperties') = 'object' then
+        for k, v in select * from jsonb_each(sch -> 'patternProperties') loop
+            r := @s@._jsv_pc(v, '@.value', null);
+            if r is null or jsonb_array_length(r -> 'u') > 0 then return null; end if;
+            alts := alts || format('!exists(%s.keyvalue() ? (@.key like_regex %s && !(%s)))', cur, @s@._jsv_q(@s@._jsv_regex(k)), r ->> 'p');
+        end loop;
+    end if;
+    if sch ? 'additionalProperties' and sch -> 'additionalProperties' <> 'true'::jsonb then
+        if sch -> 'additionalProperties' = 'false'::jsonb and loc is not null and not sch ? 'patternProperties' then
+            -- at a static location: "no other member" is (object - declared names) = {} (a residual check)
+            u := u || jsonb_build_object('k', 'only', 'n', 0, 'p', loc, 'names', to_jsonb(keys));
+        else
+            r := @s@._jsv_pc(sch -> 'additionalProperties', '@.value', null);
+            if r is null or jsonb_array_length(r -> 'u') > 0 then return null; end if;
+            branch := '{}';
+            foreach t in array keys loop
+                branch := branch || format('@.key != %s', @s@._jsv_q(t));
+            end loop;
+            if jsonb_typeof(sch -> 'patternProperties') = 'object' then
+                for k in select jsonb_object_keys(sch -> 'patternProperties') loop
+                    branch := branch || format('!(@.key like_regex %s)', @s@._jsv_q(@s@._jsv_regex(k)));
+                end loop;
+            end if;
+            branch := branch || format('!(%s)', r ->> 'p');
+            alts := alts || format('!exists(%s.keyvalue() ? (%s))', cur, array_to_string(branch, ' && '));
+        end if;
+    end if;
+    if sch ? 'propertyNames' and sch -> 'propertyNames' <> 'true'::jsonb then
+        r := @s@._jsv_pc(sch -> 'propertyNames', '@.key', null);
+        if r is null or jsonb_array_length(r -> 'u') > 0 then return null; end if;
+        alts := alts || format('!exists(%s.keyvalue() ? (!(%s)))', cur, r ->> 'p');
+    end if;
+    if cardinality(alts) > 0 then
+        parts := parts || case when typ = 'object' then '(' || array_to_string(alts, ' && ') || ')'
+                               else format('(%s.type() != "object" || (%s))', cur, array_to_string(alts, ' && ')) end;
+    end if;
+
+    -- arrays
+    alts := '{}';
+    if jsonb_typeof(sch -> 'minItems') = 'number' then alts := alts || format('%s.size() >= %s', cur, sch ->> 'minItems'); end if;
+    if jsonb_typeof(sch -> 'maxItems') = 'number' then alts := alts || format('%s.size() <= %s', cur, sch ->> 'maxItems'); end if;
+    n := 0;
+    if jsonb_typeof(sch -> 'prefixItems') = 'array' then
+        n := jsonb_array_length(sch -> 'prefixItems');
+        for i in 0 .. n - 1 loop
+            r := @s@._jsv_pc(sch -> 'prefixItems' -> i, format('%s[%s]', cur, i), null);
+            if r is null or jsonb_array_length(r -> 'u') > 0 then return null; end if;
+            alts := alts || format('(%s.size() <= %s || %s)', cur, i, r ->> 'p');
+        end loop;
+    end if;
+    -- a lax filter would unwrap array elements, so element filters are only used when the subschema
+    -- declares a type other than array, and behind a check that no element is an array
+    if sch ? 'items' and sch -> 'items' <> 'true'::jsonb then
+        if sch -> 'items' = 'false'::jsonb then
+            alts := alts || format('%s.size() <= %s', cur, n);
+        else
+            if not coalesce(@s@._jsv_non_array(sch -> 'items'), false) then return null; end if;
+            r := @s@._jsv_pc(sch -> 'items', '@', null);
+            if r is null or jsonb_array_length(r -> 'u') > 0 then return null; end if;
+            alts := alts || format('(%s.size() <= %s || (!exists(%s[%s to last].type() ? (@ == "array")) && !exists(%s[%s to last] ? (!(%s)))))', cur, n, cur, n, cur, n, r ->> 'p');
+        end if;
+    end if;
+    if sch ? 'contains' then
+        if not coalesce(@s@._jsv_non_array(sch -> 'contains'), false) then return null; end if;
+        r := @s@._jsv_pc(sch -> 'contains', '@', null);
+        if r is null or jsonb_array_length(r -> 'u') > 0 then return null; end if;
+        alts := alts || format('exists(%s[*] ? (%s))', cur, r ->> 'p');
+    end if;
+    if sch -> 'uniqueItems' = 'true'::jsonb then
+        -- small arrays of scalars: compare every pair in the predicate; otherwise a residual check
+        n := case when jsonb_typeof(sch -> 'maxItems') = 'number' then (sch ->> 'maxItems')::int end;
+        if n is not null and n <= 12 and sch -> 'items' ->> 'type' in ('string', 'number', 'integer', 'boolean') then
+            for i in 0 .. n - 2 loop
+                for j in i + 1 .. n - 1 loop
+                    alts := alts || format('(%s.size() <= %s || %s[%s] != %s[%s])', cur, j, cur, i, cur, j);
+                end loop;
+            end loop;
+        elsif loc is null then
+            return null;
+        else
+            u := u || jsonb_build_object('k', 'unique', 'n', 0, 'p', loc);
+        end if;
+    end if;
+    if cardinality(alts) > 0 then
+        parts := parts || case when typ = 'array' then '(' || array_to_string(alts, ' && ') || ')'
+                               else format('(%s.type() != "array" || (%s))', cur, array_to_string(alts, ' && ')) end;
+    end if;
+
+    -- in-place applicators (conditional: their uniqueItems cannot be checked at a static location)
+    if jsonb_typeof(sch -> 'allOf') = 'array' then
+        for v in select value from jsonb_array_elements(sch -> 'allOf') loop
+            r := @s@._jsv_pc(v, cur, loc);
+            if r is null then return null; end if;
+            u := u || (r -> 'u');
+            parts := parts || (r ->> 'p');
+        end loop;
+    end if;
+    if jsonb_typeof(sch -> 'anyOf') = 'array' then
+        alts := '{}';
+        for v in select value from jsonb_array_elements(sch -> 'anyOf') loop
+            r := @s@._jsv_pc(v, cur, null);
+            if r is null or jsonb_array_length(r -> 'u') > 0 then return null; end if;
+            alts := alts || (r ->> 'p');
+        end loop;
+        parts := parts || ('(' || array_to_string(alts, ' || ') || ')');
+    end if;
+    if jsonb_typeof(sch -> 'oneOf') = 'array' then
+        n := jsonb_array_length(sch -> 'oneOf');
+        if n > 5 then return null; end if;
+        alts := '{}';
+        for v in select value from jsonb_array_elements(sch -> 'oneOf') loop
+            r := @s@._jsv_pc(v, cur, null);
+            if r is null or jsonb_array_length(r -> 'u') > 0 then return null; end if;
+            alts := alts || (r ->> 'p');
+        end loop;
+        branch := '{}';
+        for i in 1 .. n loop
+            keys := '{}';
+            for j in 1 .. n loop
+                keys := keys || case when i = j then alts[j] else '!(' || alts[j] || ')' end;
+            end loop;
+            branch := branch || ('(' || array_to_string(keys, ' && ') || ')');
+        end loop;
+        parts := parts || ('(' || array_to_string(branch, ' || ') || ')');
+    end if;
+    if sch ? 'not' then
+        r := @s@._jsv_pc(sch -> 'not', cur, null);
+        if r is null or jsonb_array_length(r -> 'u') > 0 then return null; end if;
+        parts := parts || ('!(' || (r ->> 'p') || ')');
+    end if;
+    if sch ? 'if' then
+        r := @s@._jsv_pc(sch -> 'if', cur, null);
+        if r is null or jsonb_array_length(r -> 'u') > 0 then return null; end if;
+        x := r ->> 'p';
+        if sch ? 'then' then
+            r := @s@._jsv_pc(sch -> 'then', cur, null);
+            if r is null or jsonb_array_length(r -> 'u') > 0 then return null; end if;
+            parts := parts || format('(!(%s) || %s)', x, r ->> 'p');
+        end if;
+        if sch ? 'else' then
+            r := @s@._jsv_pc(sch -> 'else', cur, null);
+            if r is null or jsonb_array_length(r -> 'u') > 0 then return null; end if;
+            parts := parts || format('((%s) || %s)', x, r ->> 'p');
+        end if;
+    end if;
+
+    return jsonb_build_object('p', case when cardinality(parts) = 0 then '(1 == 1)' else '(' || array_to_string(parts, ' && ') || ')' end, 'u', u);
+end
+$fn$
+---
+-- The compiled predicate of a schema, or null when it needs the interpreter. Never raises.
+create function @s@._jsv_path(schema jsonb) returns jsonpath
+language plpgsql immutable strict parallel safe as $fn$
+declare
+    r jsonb;
+begin
+    r := @s@._jsv_pc(schema, '$', '[]');
+    if r is null then
+        return null;
+    end if;
+    return ('lax ' || (r ->> 'p'))::jsonpath;
+exception when others then
+    return null;
+end
+$fn$
+---
+-- The residual checks of a compiled schema as "kind|bound|key<US>key..." strings (null when there are none).
+create function @s@._jsv_residual(schema jsonb) returns text[]
+language plpgsql immutable strict parallel safe as $fn$
+declare
+    r jsonb;
+begin
+    r := @s@._jsv_pc(schema, '$', '[]');
+    if r is null or jsonb_array_length(r -> 'u') = 0 then
+        return null;
+    end if;
+    return array(
+        select (c ->> 'k') || '|' || (c ->> 'n') || '|' || coalesce((select string_agg(value #>> '{}', chr(31)) from jsonb_array_elements(c -> 'p')), '')
+               || case when c ? 'names' then chr(30) || coalesce((select string_agg(value #>> '{}', chr(31)) from jsonb_array_elements(c -> 'names')), '') else '' end
+        from jsonb_array_elements(r -> 'u') as c);
+exception when others then
+    return null;
+end
+$fn$
+---
+create function @s@._jsv_residual_ok(instance jsonb, checks text[]) returns boolean
+language plpgsql immutable strict parallel safe as $fn$
+declare
+    c text;
+    kind text;
+    bound numeric;
+    keys text;
+    names text;
+    v jsonb;
+begin
+    foreach c in array checks loop
+        kind := split_part(c, '|', 1);
+        bound := split_part(c, '|', 2)::numeric;
+        keys := substring(c from length(kind) + length(split_part(c, '|', 2)) + 3);
+        names := null;
+        if kind = 'only' then
+            names := split_part(keys, chr(30), 2);
+            keys := split_part(keys, chr(30), 1);
+        end if;
+        v := case when keys = '' then instance else instance #> string_to_array(keys, chr(31)) end;
+        if v is null then
+            continue;
+        elsif kind = 'max' then
+            if jsonb_typeof(v) = 'string' and length(v #>> '{}') > bound then return false; end if;
+        elsif kind = 'min' then
+            if jsonb_typeof(v) = 'string' and length(v #>> '{}') < bound then return false; end if;
+        elsif kind = 'only' then
+            if jsonb_typeof(v) = 'object' and (v - string_to_array(names, chr(31))) <> '{}'::jsonb then return false; end if;
+        elsif kind = 'unique' then
+            if jsonb_typeof(v) = 'array' and jsonb_array_length(v) > 1
+               and (select count(distinct e) from jsonb_array_elements(v) e) <> jsonb_array_length(v) then
+                return false;
+            end if;
+        end if;
+    end loop;
+    return true;
+end
+$fn$
+---
+-- The validator with a compiled predicate: C-speed jsonpath when the schema compiles, the interpreter otherwise
+-- (and whenever the predicate cannot decide).
+create function @s@._jsv_check(path jsonpath, residual text[], schema jsonb, instance jsonb, resources jsonb) returns boolean
+language sql immutable parallel safe as $fn$
+    select case
+        when schema is null or instance is null then null
+        when path is null then (@s@._jsv_run(schema, instance, resources, false) ->> 'ok')::boolean
+        else coalesce(
+            jsonb_path_match(instance, path, '{}', true) and (residual is null or @s@._jsv_residual_ok(instance, residual)),
+            (@s@._jsv_run(schema, instance, resources, false) ->> 'ok')::boolean)
+    end
+$fn$
+---
+-- Not declared strict so that PostgreSQL can inline it: with a constant schema the compilation is folded
+-- once per query and each row costs one jsonpath evaluation. A null argument still gives null.
+create function @s@.jsonb_matches_schema(schema jsonb, instance jsonb) returns boolean
+language sql immutable parallel safe as $fn$
+    select @s@._jsv_check(@s@._jsv_path(schema), @s@._jsv_residual(schema), schema, instance, '{}')
+$fn$
+---
+-- With resources: a map from absolute URI to schema document that remote $refs resolve against.
+create function @s@.jsonb_matches_schema(schema jsonb, instance jsonb, resources jsonb) returns boolean
+language sql immutable parallel safe as $fn$
+    select @s@._jsv_check(@s@._jsv_path(schema), @s@._jsv_residual(schema), schema, instance, coalesce(resources, '{}'))
 $fn$
 ---
 create function @s@.jsonb_schema_errors(schema jsonb, instance jsonb)
@@ -671,3 +1101,38 @@ language sql immutable strict parallel safe as $fn$
     select e ->> 'path', e ->> 'keyword', e ->> 'message'
     from jsonb_array_elements(@s@._jsv_run(schema, instance, '{}', true) -> 'e') as e
 $fn$
+---
+-- Each definition's schema, compiled once when the definition is written.
+alter table @s@.form_definitions
+    add column schema_path jsonpath generated always as (@s@._jsv_path(definition -> 'schema')) stored,
+    add column schema_residual text[] generated always as (@s@._jsv_residual(definition -> 'schema')) stored
+---
+-- The last line of defence: a submission whose data does not match its definition's schema is refused,
+-- however it was written. SQLSTATE 23514 with constraint form_submissions_data_schema; the detail is a JSON
+-- array of the first errors: [{"path": JSON pointer, "keyword": ..., "message": ...}].
+create function @s@.form_submissions_validate() returns trigger
+language plpgsql as $fn$
+declare
+    d record;
+    errors jsonb;
+begin
+    select f.definition -> 'schema' as schema, f.schema_path, f.schema_residual, f.name, f.version
+    into d
+    from @s@.form_definitions f
+    where f.id = new.form_definition_id and f.version = new.form_version;
+    if not found or @s@._jsv_check(d.schema_path, d.schema_residual, d.schema, new.data, '{}') then
+        return new; -- a missing definition is the foreign key's to report
+    end if;
+    select coalesce(jsonb_agg(jsonb_build_object('path', e.path, 'keyword', e.keyword, 'message', e.message)), '[]')
+    into errors
+    from (select * from @s@.jsonb_schema_errors(d.schema, new.data) limit 20) e;
+    raise exception 'submission data does not match the schema of form %/%: % %', d.name, d.version,
+            coalesce(nullif(errors -> 0 ->> 'path', ''), '/'), coalesce(errors -> 0 ->> 'message', '')
+        using errcode = 'check_violation', constraint = 'form_submissions_data_schema',
+              table = tg_table_name, schema = tg_table_schema, detail = errors::text;
+end
+$fn$
+---
+create trigger form_submissions_validate
+    before insert or update of data, form_definition_id, form_version on @s@.form_submissions
+    for each row execute function @s@.form_submissions_validate()

@@ -1,0 +1,54 @@
+using System.Text.Json;
+using Npgsql;
+
+namespace Pliers.Data.Internal;
+
+/// <summary>Turns database errors the library can name into Pliers exceptions, by SQLSTATE and constraint name only.</summary>
+internal static class PostgresErrors
+{
+    public const string SubmissionSchemaConstraint = "form_submissions_data_schema";
+
+    /// <summary>Returns the Pliers exception for <paramref name="exception"/>, or null when it is not one the library names.</summary>
+    public static PliersDataException? Translate(PostgresException exception) => exception switch
+    {
+        { SqlState: PostgresErrorCodes.CheckViolation, ConstraintName: SubmissionSchemaConstraint } =>
+            new PliersValidationException("The submission data does not match the form's JSON Schema.", SchemaErrors(exception), exception),
+        { SqlState: PostgresErrorCodes.UntranslatableCharacter } =>
+            new PliersValidationException(
+                "The data contains a character PostgreSQL's jsonb cannot store (\\u0000).",
+                [new PliersValidationError(string.Empty, "jsonb", "\\u0000 is not allowed in jsonb text")],
+                exception),
+        _ => null,
+    };
+
+    /// <summary>
+    /// The trigger puts a JSON array of errors in the detail. Npgsql redacts details unless the connection string
+    /// sets Include Error Detail; then the one error the message carries is what is known.
+    /// </summary>
+    private static IReadOnlyList<PliersValidationError> SchemaErrors(PostgresException exception)
+    {
+        if (exception.Detail is { Length: > 0 } detail && detail.TrimStart().StartsWith('['))
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(detail);
+                var errors = document.RootElement.EnumerateArray()
+                    .Select(e => new PliersValidationError(
+                        e.GetProperty("path").GetString() ?? string.Empty,
+                        e.GetProperty("keyword").GetString() ?? string.Empty,
+                        e.GetProperty("message").GetString() ?? string.Empty))
+                    .ToArray();
+                if (errors.Length > 0)
+                {
+                    return errors;
+                }
+            }
+            catch (JsonException)
+            {
+                // fall through to the summary error
+            }
+        }
+
+        return [new PliersValidationError(string.Empty, "schema", exception.Message)];
+    }
+}
