@@ -1,0 +1,104 @@
+using Npgsql;
+using Pliers.Data.Internal;
+using Pliers.Data.Tests.Infrastructure;
+
+namespace Pliers.Data.Tests.Validation;
+
+public sealed class DatabaseValidationTests(PostgresFixture postgres) : IAsyncLifetime
+{
+    private PliersHost _host = null!;
+
+    private string S => $"\"{_host.Schema}\"";
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync() => _host = await PliersHost.MigratedAsync(postgres);
+
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
+
+    private async Task<Guid> ContactFormAsync()
+    {
+        var (_, schema, _) = FormSchemas.All.Single(f => f.Name == "contact");
+        await using var connection = await postgres.OpenAsync();
+        await using var command = new NpgsqlCommand($"insert into {S}.form_definitions (name, version, definition, status) values ('contact', 1, jsonb_build_object('schema', @schema::jsonb), 'active') returning id", connection);
+        command.Parameters.AddWithValue("schema", schema);
+        return (Guid)(await command.ExecuteScalarAsync(Ct))!;
+    }
+
+    [Fact]
+    public async Task The_trigger_refuses_invalid_data_written_with_plain_sql_and_names_every_field()
+    {
+        var form = await ContactFormAsync();
+        await postgres.ExecuteAsync($$"""insert into {{S}}.form_submissions (form_definition_id, form_version, data) values ('{{form}}', 1, '{"name": "Ada", "email": "ada@example.org"}')""");
+
+        // Include Error Detail lets Npgsql pass the trigger's JSON list of errors through.
+        var builder = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { IncludeErrorDetail = true };
+        await using var connection = new NpgsqlConnection(builder.ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var insert = new NpgsqlCommand($$"""insert into {{S}}.form_submissions (form_definition_id, form_version, data) values ('{{form}}', 1, '{"email": "nope", "age": 200, "surprise": 1}')""", connection);
+        var error = await Assert.ThrowsAsync<PostgresException>(() => insert.ExecuteNonQueryAsync(Ct));
+        Assert.Equal(PostgresErrorCodes.CheckViolation, error.SqlState);
+        Assert.Equal("form_submissions_data_schema", error.ConstraintName);
+
+        var translated = Assert.IsType<PliersValidationException>(PostgresErrors.Translate(error));
+        Assert.Contains(translated.Errors, e => e is { Path: "/name", Keyword: "required" });
+        Assert.Contains(translated.Errors, e => e is { Path: "/email", Keyword: "pattern" });
+        Assert.Contains(translated.Errors, e => e is { Path: "/age", Keyword: "maximum" });
+        Assert.Contains(translated.Errors, e => e is { Path: "/surprise", Keyword: "additionalProperties" });
+
+        // Updating data is checked too; changing only the status is not re-validated.
+        var update = await Assert.ThrowsAsync<PostgresException>(() => postgres.ExecuteAsync($$"""update {{S}}.form_submissions set data = '{"name": ""}'"""));
+        Assert.Equal("form_submissions_data_schema", update.ConstraintName);
+        await postgres.ExecuteAsync($"update {S}.form_submissions set status = 'submitted'");
+        Assert.Equal(1L, await postgres.ScalarAsync<long>($"select count(*) from {S}.form_submissions"));
+    }
+
+    [Fact]
+    public async Task Without_error_detail_the_translation_still_names_the_rule()
+    {
+        var form = await ContactFormAsync();
+        var builder = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { IncludeErrorDetail = false };
+        await using var connection = new NpgsqlConnection(builder.ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var insert = new NpgsqlCommand($$"""insert into {{S}}.form_submissions (form_definition_id, form_version, data) values ('{{form}}', 1, '{"name": "Ada"}')""", connection);
+        var error = await Assert.ThrowsAsync<PostgresException>(() => insert.ExecuteNonQueryAsync(Ct));
+        var translated = Assert.IsType<PliersValidationException>(PostgresErrors.Translate(error));
+        var single = Assert.Single(translated.Errors);
+        Assert.Contains("/email", single.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Schema_errors_lists_path_keyword_and_message()
+    {
+        await using var connection = await postgres.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            $$$"""select path, keyword, message from {{{S}}}.jsonb_schema_errors('{"type": "object", "properties": {"a": {"type": "array", "items": {"type": "integer"}}, "b~/c": {"minimum": 3}}, "required": ["z"]}', '{"a": [1, "x"], "b~/c": 2}') order by path""",
+            connection);
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        var rows = new List<(string Path, string Keyword, string Message)>();
+        while (await reader.ReadAsync(Ct))
+        {
+            rows.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+        }
+
+        Assert.Equal(["/a/1", "/b~0~1c", "/z"], rows.Select(r => r.Path));
+        Assert.Equal(["type", "minimum", "required"], rows.Select(r => r.Keyword));
+        Assert.All(rows, r => Assert.False(string.IsNullOrWhiteSpace(r.Message)));
+    }
+
+    [Fact]
+    public async Task The_functions_are_immutable_parallel_safe_and_null_in_null_out()
+    {
+        Assert.Equal(0L, await postgres.ScalarAsync<long>($"select count(*) from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = '{_host.Schema}' and p.proname in ('jsonb_matches_schema', 'jsonb_schema_errors') and (p.provolatile <> 'i' or p.proparallel <> 's')"));
+        Assert.Null(await postgres.ScalarAsync<bool?>($"select {S}.jsonb_matches_schema(null, '{{}}')"));
+        Assert.True(await postgres.ScalarAsync<bool>($$"""select {{S}}.jsonb_matches_schema('{"type": "string"}', '"x"')"""));
+    }
+
+    [Fact]
+    public async Task An_unresolvable_reference_is_a_clear_error_not_a_verdict()
+    {
+        var error = await Assert.ThrowsAsync<PostgresException>(() => postgres.ScalarAsync<bool>($$"""select {{S}}.jsonb_matches_schema('{"$ref": "https://example.com/remote.json"}', '1')"""));
+        Assert.Equal(PostgresErrorCodes.InvalidParameterValue, error.SqlState);
+        Assert.Contains("cannot be resolved", error.MessageText, StringComparison.Ordinal);
+    }
+}
