@@ -917,11 +917,16 @@ begin
         -- small arrays of scalars: compare every pair in the predicate; otherwise a residual check
         n := case when jsonb_typeof(sch -> 'maxItems') = 'number' then (sch ->> 'maxItems')::int end;
         if n is not null and n <= 12 and sch -> 'items' ->> 'type' in ('string', 'number', 'integer', 'boolean') then
-            for i in 0 .. n - 2 loop
-                for j in i + 1 .. n - 1 loop
-                    alts := alts || format('(%s.size() <= %s || %s[%s] != %s[%s])', cur, j, cur, i, cur, j);
+            -- nested so that evaluation stops at the array's end: size <= 1 || (a0 != a1 && (size <= 2 || ...))
+            t := '(1 == 1)';
+            for j in reverse n - 1 .. 1 loop
+                branch := '{}';
+                for i in 0 .. j - 1 loop
+                    branch := branch || format('%s[%s] != %s[%s]', cur, i, cur, j);
                 end loop;
+                t := format('(%s.size() <= %s || (%s && %s))', cur, j, array_to_string(branch, ' && '), t);
             end loop;
+            alts := alts || t;
         elsif loc is null then
             return null;
         else
@@ -1011,7 +1016,8 @@ exception when others then
 end
 $fn$
 ---
--- The residual checks of a compiled schema as "kind|bound|key<US>key..." strings (null when there are none).
+-- The residual checks of a compiled schema as "kind<RS>bound<RS>key<US>key...<RS>name<US>name..." strings
+-- (null when there are none); RS = chr(30), US = chr(31).
 create function @s@._jsv_residual(schema jsonb) returns text[]
 language plpgsql immutable strict parallel safe as $fn$
 declare
@@ -1022,8 +1028,9 @@ begin
         return null;
     end if;
     return array(
-        select (c ->> 'k') || '|' || (c ->> 'n') || '|' || coalesce((select string_agg(value #>> '{}', chr(31)) from jsonb_array_elements(c -> 'p')), '')
-               || case when c ? 'names' then chr(30) || coalesce((select string_agg(value #>> '{}', chr(31)) from jsonb_array_elements(c -> 'names')), '') else '' end
+        select concat_ws(chr(30), c ->> 'k', c ->> 'n',
+                   coalesce((select string_agg(value #>> '{}', chr(31)) from jsonb_array_elements(c -> 'p')), ''),
+                   coalesce((select string_agg(value #>> '{}', chr(31)) from jsonb_array_elements(c -> 'names')), ''))
         from jsonb_array_elements(r -> 'u') as c);
 exception when others then
     return null;
@@ -1034,31 +1041,21 @@ create function @s@._jsv_residual_ok(instance jsonb, checks text[]) returns bool
 language plpgsql immutable strict parallel safe as $fn$
 declare
     c text;
-    kind text;
-    bound numeric;
-    keys text;
-    names text;
+    f text[];
     v jsonb;
 begin
     foreach c in array checks loop
-        kind := split_part(c, '|', 1);
-        bound := split_part(c, '|', 2)::numeric;
-        keys := substring(c from length(kind) + length(split_part(c, '|', 2)) + 3);
-        names := null;
-        if kind = 'only' then
-            names := split_part(keys, chr(30), 2);
-            keys := split_part(keys, chr(30), 1);
-        end if;
-        v := case when keys = '' then instance else instance #> string_to_array(keys, chr(31)) end;
+        f := string_to_array(c, chr(30));
+        v := case when f[3] = '' then instance else instance #> string_to_array(f[3], chr(31)) end;
         if v is null then
             continue;
-        elsif kind = 'max' then
-            if jsonb_typeof(v) = 'string' and length(v #>> '{}') > bound then return false; end if;
-        elsif kind = 'min' then
-            if jsonb_typeof(v) = 'string' and length(v #>> '{}') < bound then return false; end if;
-        elsif kind = 'only' then
-            if jsonb_typeof(v) = 'object' and (v - string_to_array(names, chr(31))) <> '{}'::jsonb then return false; end if;
-        elsif kind = 'unique' then
+        elsif f[1] = 'max' then
+            if jsonb_typeof(v) = 'string' and length(v #>> '{}') > f[2]::int then return false; end if;
+        elsif f[1] = 'min' then
+            if jsonb_typeof(v) = 'string' and length(v #>> '{}') < f[2]::int then return false; end if;
+        elsif f[1] = 'only' then
+            if jsonb_typeof(v) = 'object' and (v - string_to_array(f[4], chr(31))) <> '{}'::jsonb then return false; end if;
+        elsif f[1] = 'unique' then
             if jsonb_typeof(v) = 'array' and jsonb_array_length(v) > 1
                and (select count(distinct e) from jsonb_array_elements(v) e) <> jsonb_array_length(v) then
                 return false;
