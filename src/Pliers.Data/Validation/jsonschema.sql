@@ -1050,9 +1050,9 @@ begin
         if v is null then
             continue;
         elsif f[1] = 'max' then
-            if jsonb_typeof(v) = 'string' and length(v #>> '{}') > f[2]::int then return false; end if;
+            if jsonb_typeof(v) = 'string' and length(v #>> '{}') > f[2]::numeric then return false; end if;
         elsif f[1] = 'min' then
-            if jsonb_typeof(v) = 'string' and length(v #>> '{}') < f[2]::int then return false; end if;
+            if jsonb_typeof(v) = 'string' and length(v #>> '{}') < f[2]::numeric then return false; end if;
         elsif f[1] = 'only' then
             if jsonb_typeof(v) = 'object' and (v - string_to_array(f[4], chr(31))) <> '{}'::jsonb then return false; end if;
         elsif f[1] = 'unique' then
