@@ -60,7 +60,7 @@ begin
         end if;
     end loop;
     path := array_to_string(out, '/');
-    if right(ref, 1) = '/' or ref ~ '(^|/)\.\.?$' then
+    if ref ~ '(^|/)\.\.?$' then
         path := path || '/';
     end if;
     return coalesce(authority, coalesce(scheme, '')) || path || frag;
@@ -251,15 +251,17 @@ begin
             using errcode = 'invalid_parameter_value';
     end if;
 
-    if jsonb_typeof(sch -> '$id') = 'string' then
+    -- a $ref target arrives with its own $id already applied ("r"); anything else applies it here
+    if jsonb_typeof(sch -> '$id') = 'string' and not coalesce((st ->> 'r')::boolean, false) then
         base := rtrim(@s@._jsv_resolve(base, sch ->> '$id'), '#');
         st := jsonb_build_object('b', base, 'd', coalesce(st -> 'd', '[]') || to_jsonb(base));
     end if;
+    st := st - 'r';
 
     -- $ref and $dynamicRef: in-place applicators
     if jsonb_typeof(sch -> '$ref') = 'string' then
         tgt := @s@._jsv_deref(sch ->> '$ref', base, reg);
-        r := @s@._jsv_eval(tgt -> 's', inst, jsonb_build_object('b', tgt ->> 'b', 'd', coalesce(st -> 'd', '[]') || to_jsonb(tgt ->> 'b')), reg, path, collect, depth + 1);
+        r := @s@._jsv_eval(tgt -> 's', inst, jsonb_build_object('b', tgt ->> 'b', 'r', true, 'd', coalesce(st -> 'd', '[]') || to_jsonb(tgt ->> 'b')), reg, path, collect, depth + 1);
         if not (r ->> 'ok')::boolean then
             ok := false; errs := errs || (r -> 'e');
             if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
@@ -279,7 +281,7 @@ begin
                 end if;
             end loop;
         end if;
-        r := @s@._jsv_eval(tgt -> 's', inst, jsonb_build_object('b', tgt ->> 'b', 'd', coalesce(st -> 'd', '[]') || to_jsonb(tgt ->> 'b')), reg, path, collect, depth + 1);
+        r := @s@._jsv_eval(tgt -> 's', inst, jsonb_build_object('b', tgt ->> 'b', 'r', true, 'd', coalesce(st -> 'd', '[]') || to_jsonb(tgt ->> 'b')), reg, path, collect, depth + 1);
         if not (r ->> 'ok')::boolean then
             ok := false; errs := errs || (r -> 'e');
             if not collect then return jsonb_build_object('ok', false, 'e', errs); end if;
