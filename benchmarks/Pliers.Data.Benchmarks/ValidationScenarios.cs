@@ -68,7 +68,7 @@ internal sealed class ValidationDbScenario : IScenario
             }
 
             var schema = SharedData.BenchSchema;
-            var runs = context.Quick ? 10 : 30;
+            var runs = context.Quick ? 20 : 50;
             var pliers = await context.MeasureAsync(Name, "pliers", 1, runs, async _ =>
             {
                 await using var command = dataSource.CreateCommand($"select count(*) filter (where {schemaName}.jsonb_matches_schema(@schema::jsonb, doc)) from {schemaName}.bench_docs");

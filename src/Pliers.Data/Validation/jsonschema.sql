@@ -844,7 +844,10 @@ begin
             r := @s@._jsv_pc(v, format('%s.%s', cur, @s@._jsv_q(k)), case when loc is not null then loc || to_jsonb(k) end);
             if r is null then return null; end if;
             u := u || (r -> 'u');
-            alts := alts || format('(!exists(%s.%s) || %s)', cur, @s@._jsv_q(k), r ->> 'p');
+            -- a required member is known to exist here (its exists() test came first in the && chain)
+            alts := alts || case when jsonb_typeof(sch -> 'required') = 'array' and (sch -> 'required') ? k
+                                 then r ->> 'p'
+                                 else format('(!exists(%s.%s) || %s)', cur, @s@._jsv_q(k), r ->> 'p') end;
         end loop;
     end if;
     if jsonb_typeof(sch -> 'patternProperties') = 'object' then
