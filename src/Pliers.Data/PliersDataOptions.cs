@@ -25,4 +25,10 @@ public sealed class PliersDataOptions
     /// The default is five minutes.
     /// </summary>
     public TimeSpan MigrationLockTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Gets or sets the largest submission document accepted, in UTF-8 bytes. The default is 1 MiB.</summary>
+    public int MaxDocumentBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Gets or sets the deepest nesting of a submission document accepted. The default is 64.</summary>
+    public int MaxDocumentDepth { get; set; } = 64;
 }

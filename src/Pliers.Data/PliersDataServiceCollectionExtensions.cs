@@ -5,6 +5,9 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using Pliers.Data;
 using Pliers.Data.Events;
+using Pliers.Data.Forms;
+using Pliers.Data.Submissions;
+using Pliers.Data.Validation;
 using Pliers.Data.Internal;
 using Pliers.Data.Migrations;
 
@@ -60,7 +63,15 @@ public static class PliersDataServiceCollectionExtensions
             var options = sp.GetRequiredService<IOptions<PliersDataOptions>>().Value;
             return new PliersDatabase(sp.GetRequiredService<NpgsqlDataSource>(), options.Schema, options.ConnectionString);
         });
-        services.TryAddSingleton<IEventStore>(sp => new PostgresEventStore(sp.GetRequiredService<PliersDatabase>()));
+        services.TryAddSingleton(sp => new PostgresEventStore(sp.GetRequiredService<PliersDatabase>()));
+        services.TryAddSingleton<IEventStore>(sp => sp.GetRequiredService<PostgresEventStore>());
+        services.TryAddSingleton<SchemaValidator>();
+        services.TryAddSingleton<IFormDefinitionRepository>(sp => new PostgresFormDefinitionRepository(sp.GetRequiredService<PliersDatabase>(), sp.GetRequiredService<PostgresEventStore>()));
+        services.TryAddSingleton<IFormSubmissionRepository>(sp => new PostgresFormSubmissionRepository(
+            sp.GetRequiredService<PliersDatabase>(),
+            sp.GetRequiredService<PostgresEventStore>(),
+            sp.GetRequiredService<SchemaValidator>(),
+            sp.GetRequiredService<IOptions<PliersDataOptions>>().Value));
         services.TryAddSingleton(sp => new PliersMigrator(
             sp.GetRequiredService<PliersDatabase>(),
             sp.GetRequiredService<IOptions<PliersDataOptions>>().Value.MigrationLockTimeout,

@@ -15,6 +15,9 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
 
     internal const string Channel = "pliers_events";
 
+    /// <summary>Gets the quoted, schema-qualified events table.</summary>
+    internal string Table { get; }
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _schema;
     private readonly AppendSignal _signal;
@@ -32,6 +35,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     {
         _dataSource = database.DataSource;
         _schema = database.Schema;
+        Table = database.QuotedSchema + ".events";
         _signal = new AppendSignal(database.DataSource, database.Schema);
         var events = database.QuotedSchema + ".events";
 
@@ -365,6 +369,29 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => _signal.DisposeAsync();
+
+    /// <summary>
+    /// Appends events inside a caller's transaction (the repositories' domain events, written with the row they
+    /// describe). The stream continues after whatever it holds; call <see cref="Announce"/> after the commit.
+    /// </summary>
+    internal NpgsqlBatchCommand AppendCommand(Guid aggregateId, string aggregateType, IReadOnlyList<NewEvent> events)
+    {
+        var batch = AppendBatch.Create(aggregateType, events);
+        var command = new NpgsqlBatchCommand(_appendAny);
+        var parameters = command.Parameters;
+        parameters.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
+        parameters.Add(new NpgsqlParameter<string>("aggregate_type", NpgsqlDbType.Varchar) { TypedValue = aggregateType });
+        parameters.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Ids });
+        parameters.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Varchar) { TypedValue = batch.Types });
+        parameters.Add(new NpgsqlParameter<string[]>("data", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { TypedValue = batch.Data });
+        parameters.Add(new NpgsqlParameter<Guid?[]>("correlations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Correlations });
+        parameters.Add(new NpgsqlParameter<Guid?[]>("causations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Causations });
+        parameters.Add(new NpgsqlParameter<string?[]>("metadata", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { TypedValue = batch.Metadata });
+        return command;
+    }
+
+    /// <summary>Wakes subscribers after a transaction with appended events has committed.</summary>
+    internal void Announce() => _signal.Poke();
 
     public async Task<TimeSpan> GetReaderLagAsync(CancellationToken cancellationToken = default)
     {

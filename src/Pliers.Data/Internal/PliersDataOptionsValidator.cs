@@ -18,6 +18,16 @@ internal sealed class PliersDataOptionsValidator : IValidateOptions<PliersDataOp
             failures.Add("PliersDataOptions.MigrationLockTimeout must be positive.");
         }
 
+        if (options.MaxDocumentBytes <= 0)
+        {
+            failures.Add("PliersDataOptions.MaxDocumentBytes must be positive.");
+        }
+
+        if (options.MaxDocumentDepth is < 1 or > 10000)
+        {
+            failures.Add("PliersDataOptions.MaxDocumentDepth must be between 1 and 10000.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

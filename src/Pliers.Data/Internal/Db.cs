@@ -1,0 +1,61 @@
+using System.Text;
+using Npgsql;
+
+namespace Pliers.Data.Internal;
+
+/// <summary>Small helpers shared by the repositories.</summary>
+internal static class Db
+{
+    public static NpgsqlParameter<T> P<T>(string name, T value) => new(name, value);
+
+    public static string Cursor(params object[] parts) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes(string.Join('\u001f', parts.Select(p => Convert.ToString(p, System.Globalization.CultureInfo.InvariantCulture)))));
+
+    public static string[] ReadCursor(string cursor, int parts)
+    {
+        try
+        {
+            var values = Encoding.UTF8.GetString(Convert.FromBase64String(cursor)).Split('\u001f');
+            if (values.Length == parts)
+            {
+                return values;
+            }
+        }
+        catch (FormatException)
+        {
+        }
+
+        throw new PliersValidationException("The cursor is not one this library returned.", [new PliersValidationError(string.Empty, "cursor", "invalid cursor")]);
+    }
+
+    /// <summary>Checks and trims a form name: non-blank, at most 100 characters.</summary>
+    public static string FormName(string? name)
+    {
+        var trimmed = name?.Trim();
+        if (string.IsNullOrEmpty(trimmed))
+        {
+            throw new PliersValidationException("The form name must not be blank.", [new PliersValidationError("/name", "minLength", "the name must not be blank")]);
+        }
+
+        if (trimmed.Length > 100)
+        {
+            throw new PliersValidationException($"The form name is {trimmed.Length} characters long; at most 100 are allowed.", [new PliersValidationError("/name", "maxLength", "at most 100 characters")]);
+        }
+
+        if (trimmed.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new PliersValidationException("The form name contains \\u0000.", [new PliersValidationError("/name", "pattern", "\\u0000 is not allowed")]);
+        }
+
+        return trimmed;
+    }
+
+    /// <summary>Refuses \u0000 anywhere in a JSON document before it reaches jsonb.</summary>
+    public static void CheckJsonb(string json, string path)
+    {
+        if (JsonText.HasNullCharacter(json))
+        {
+            throw new PliersValidationException("The document contains \\u0000, which PostgreSQL's jsonb cannot store.", [new PliersValidationError(path, "jsonb", "\\u0000 is not allowed")]);
+        }
+    }
+}

@@ -1,0 +1,169 @@
+using System.Text.Json;
+using Pliers.Data.Forms;
+
+namespace Pliers.Data.Submissions;
+
+/// <summary>The workflow state of a submission.</summary>
+public enum SubmissionStatus
+{
+    /// <summary>Saved but not handed in.</summary>
+    Draft,
+
+    /// <summary>Handed in, awaiting a decision.</summary>
+    Submitted,
+
+    /// <summary>Accepted.</summary>
+    Approved,
+
+    /// <summary>Refused.</summary>
+    Rejected,
+
+    /// <summary>Put away; reachable from any state.</summary>
+    Archived,
+}
+
+/// <summary>A stored form submission.</summary>
+/// <param name="Id">The submission id.</param>
+/// <param name="FormDefinitionId">The definition version it was made against.</param>
+/// <param name="FormVersion">That version's number.</param>
+/// <param name="Status">The workflow state.</param>
+/// <param name="Data">The submitted data, valid against the version's schema.</param>
+/// <param name="Title">The generated <c>title</c> column (<c>data.title</c> when it is a string).</param>
+/// <param name="Priority">The generated <c>priority</c> column (<c>data.priority</c> when it is an integer).</param>
+/// <param name="CreatedAt">When it was created.</param>
+/// <param name="UpdatedAt">When it last changed.</param>
+/// <param name="RowVersion">The concurrency token to pass back when changing it.</param>
+public sealed record FormSubmission(
+    Guid Id,
+    Guid FormDefinitionId,
+    int FormVersion,
+    SubmissionStatus Status,
+    JsonElement Data,
+    string? Title,
+    int? Priority,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    uint RowVersion);
+
+/// <summary>Which submissions a query returns; every filter is optional and they combine with AND.</summary>
+public sealed record SubmissionQuery
+{
+    /// <summary>Gets the definition version (any version of its form when <see cref="AllVersions"/> is set).</summary>
+    public Guid? FormDefinitionId { get; init; }
+
+    /// <summary>Gets the form name: submissions of every version of that form.</summary>
+    public string? FormName { get; init; }
+
+    /// <summary>Gets a value indicating whether <see cref="FormDefinitionId"/> stands for all versions of its form.</summary>
+    public bool AllVersions { get; init; }
+
+    /// <summary>Gets the status to keep.</summary>
+    public SubmissionStatus? Status { get; init; }
+
+    /// <summary>Gets a JSON object the data must contain (PostgreSQL <c>@&gt;</c>).</summary>
+    public JsonElement? DataContains { get; init; }
+
+    /// <summary>Gets the lowest priority to keep.</summary>
+    public int? PriorityFrom { get; init; }
+
+    /// <summary>Gets the highest priority to keep.</summary>
+    public int? PriorityTo { get; init; }
+
+    /// <summary>Gets the title prefix to keep (matched literally, case-sensitive).</summary>
+    public string? TitlePrefix { get; init; }
+
+    /// <summary>Gets the earliest creation time to keep (inclusive).</summary>
+    public DateTimeOffset? CreatedFrom { get; init; }
+
+    /// <summary>Gets the latest creation time to keep (exclusive).</summary>
+    public DateTimeOffset? CreatedTo { get; init; }
+
+    /// <summary>Gets the page size (1 to 500). The default is 50.</summary>
+    public int PageSize { get; init; } = 50;
+
+    /// <summary>Gets the cursor returned with the previous page.</summary>
+    public string? Cursor { get; init; }
+}
+
+/// <summary>Form submissions: validated create and update, status workflow, queries and bulk import.</summary>
+public interface IFormSubmissionRepository
+{
+    /// <summary>Creates a submission for the active version of a form, validated against its schema, and appends <c>form.submission.created</c>.</summary>
+    /// <param name="formName">The form name.</param>
+    /// <param name="data">The data: a JSON object.</param>
+    /// <param name="context">Correlation and causation ids for the event.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The stored submission.</returns>
+    /// <exception cref="PliersNotFoundException">No form has this name, or it has no active version.</exception>
+    /// <exception cref="PliersValidationException">The data does not match the schema (every error with its JSON pointer), is too large or is not an object.</exception>
+    Task<FormSubmission> CreateAsync(string formName, JsonElement data, EventContext? context = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Creates a submission for a definition version, which must be the active one.</summary>
+    /// <param name="formDefinitionId">The active version's id.</param>
+    /// <param name="data">The data: a JSON object.</param>
+    /// <param name="context">Correlation and causation ids for the event.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The stored submission.</returns>
+    /// <exception cref="PliersNotFoundException">The version does not exist.</exception>
+    /// <exception cref="PliersConflictException">The version is not active.</exception>
+    /// <exception cref="PliersValidationException">The data is invalid.</exception>
+    Task<FormSubmission> CreateAsync(Guid formDefinitionId, JsonElement data, EventContext? context = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Replaces a submission's data (validated again), if nobody changed it since <paramref name="rowVersion"/>.</summary>
+    /// <param name="id">The submission id.</param>
+    /// <param name="rowVersion">The <see cref="FormSubmission.RowVersion"/> that was read.</param>
+    /// <param name="data">The new data.</param>
+    /// <param name="context">Correlation and causation ids for the event.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The updated submission.</returns>
+    /// <exception cref="PliersConcurrencyException">It changed since it was read.</exception>
+    /// <exception cref="PliersValidationException">The data is invalid.</exception>
+    Task<FormSubmission> UpdateDataAsync(Guid id, uint rowVersion, JsonElement data, EventContext? context = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Moves a submission through its workflow: draft → submitted → approved | rejected, and any → archived.</summary>
+    /// <param name="id">The submission id.</param>
+    /// <param name="rowVersion">The <see cref="FormSubmission.RowVersion"/> that was read.</param>
+    /// <param name="status">The new status.</param>
+    /// <param name="context">Correlation and causation ids for the event.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The updated submission.</returns>
+    /// <exception cref="PliersConflictException">The move is not allowed from the current status.</exception>
+    /// <exception cref="PliersConcurrencyException">It changed since it was read.</exception>
+    Task<FormSubmission> ChangeStatusAsync(Guid id, uint rowVersion, SubmissionStatus status, EventContext? context = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Gets a submission, or <see langword="null"/>.</summary>
+    /// <param name="id">The submission id.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The submission, or <see langword="null"/>.</returns>
+    Task<FormSubmission?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default);
+
+    /// <summary>Returns one page of matching submissions, newest first, with an opaque cursor for the next.</summary>
+    /// <param name="query">Filters, page size and cursor.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The page.</returns>
+    Task<Page<FormSubmission>> QueryAsync(SubmissionQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>Counts matching submissions (page size and cursor are ignored).</summary>
+    /// <param name="query">Filters.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The count.</returns>
+    Task<long> CountAsync(SubmissionQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>Streams every matching submission, newest first, without buffering.</summary>
+    /// <param name="query">Filters (page size and cursor are ignored).</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The submissions.</returns>
+    IAsyncEnumerable<FormSubmission> StreamAsync(SubmissionQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Imports many submissions for the active version of a form with binary COPY: all are validated first and
+    /// written in one transaction with their <c>form.submission.created</c> events, or none are.
+    /// </summary>
+    /// <param name="formName">The form name.</param>
+    /// <param name="data">The data of each submission.</param>
+    /// <param name="context">Correlation and causation ids for the events.</param>
+    /// <param name="cancellationToken">Cancels the import.</param>
+    /// <returns>How many submissions were imported.</returns>
+    /// <exception cref="PliersValidationException">Some data is invalid; the paths start with the item's index (<c>/12/email</c>).</exception>
+    Task<int> BulkImportAsync(string formName, IEnumerable<JsonElement> data, EventContext? context = null, CancellationToken cancellationToken = default);
+}

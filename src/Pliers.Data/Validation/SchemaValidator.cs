@@ -1,0 +1,180 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Json.Schema;
+
+namespace Pliers.Data.Validation;
+
+/// <summary>
+/// The application layer of validation (JsonSchema.Net): checks definition schemas when they are saved and
+/// submission data before it is written. Built schemas are cached per definition id and version.
+/// </summary>
+internal sealed class SchemaValidator
+{
+    /// <summary>Keywords the in-database validator does not implement; a schema using one is refused at save time.</summary>
+    internal static readonly string[] UnsupportedKeywords = ["$recursiveRef", "$recursiveAnchor", "$vocabulary", "dependencies", "additionalItems"];
+
+    private readonly ConcurrentDictionary<(Guid, int), JsonSchema> _cache = new();
+
+    /// <summary>Checks a definition document: an object with a <c>schema</c> member that is a valid, supported draft 2020-12 schema.</summary>
+    public static void CheckDefinition(JsonElement definition)
+    {
+        if (definition.ValueKind != JsonValueKind.Object)
+        {
+            throw Invalid("The definition must be a JSON object.", string.Empty, "type", "the definition must be a JSON object");
+        }
+
+        if (!definition.TryGetProperty("schema", out var schema) || schema.ValueKind is not (JsonValueKind.Object or JsonValueKind.True or JsonValueKind.False))
+        {
+            throw Invalid("The definition must carry a JSON Schema in its \"schema\" member.", "/schema", "required", "\"schema\" must be a JSON Schema (an object or a boolean)");
+        }
+
+        var metaErrors = Errors(MetaSchemas.Draft202012.Evaluate(schema, new EvaluationOptions { OutputFormat = OutputFormat.List }), "/schema");
+        if (metaErrors.Count > 0)
+        {
+            throw new PliersValidationException("The definition's \"schema\" is not a valid JSON Schema (draft 2020-12).", metaErrors);
+        }
+
+        var problems = new List<PliersValidationError>();
+        Walk(schema, "/schema", problems, LocalIds(schema));
+        if (problems.Count > 0)
+        {
+            throw new PliersValidationException("The definition's \"schema\" uses what the database validator cannot check.", problems);
+        }
+
+        try
+        {
+            Build(schema);
+        }
+        catch (Exception e) when (e is JsonSchemaException or JsonException or ArgumentException or InvalidOperationException or RefResolutionException)
+        {
+            throw Invalid("The definition's \"schema\" cannot be used: " + e.Message, "/schema", "schema", e.Message);
+        }
+    }
+
+    /// <summary>Validates submission data against a definition's schema; throws with every error when it does not match.</summary>
+    public void Validate(Guid definitionId, int version, JsonElement schema, JsonElement data)
+    {
+        var built = _cache.GetOrAdd((definitionId, version), _ => Build(schema));
+        var result = built.Evaluate(data, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        if (!result.IsValid)
+        {
+            var errors = Errors(result, string.Empty);
+            throw new PliersValidationException(
+                $"The submission data does not match the form's JSON Schema: {string.Join("; ", errors.Take(3).Select(e => $"{(e.Path.Length == 0 ? "/" : e.Path)} {e.Message}"))}",
+                errors.Count > 0 ? errors : [new PliersValidationError(string.Empty, "schema", "the data does not match the schema")]);
+        }
+    }
+
+    private static JsonSchema Build(JsonElement schema) =>
+        JsonSchema.Build(schema, new BuildOptions { SchemaRegistry = new SchemaRegistry() });
+
+    private static List<PliersValidationError> Errors(EvaluationResults result, string prefix)
+    {
+        var errors = new List<PliersValidationError>();
+        void Add(EvaluationResults r)
+        {
+            if (r.Errors is { } found)
+            {
+                foreach (var (keyword, message) in found)
+                {
+                    errors.Add(new PliersValidationError(prefix + r.InstanceLocation, keyword, message));
+                }
+            }
+        }
+
+        Add(result);
+        foreach (var detail in result.Details ?? [])
+        {
+            Add(detail);
+        }
+
+        return errors.DistinctBy(e => (e.Path, e.Keyword, e.Message)).ToList();
+    }
+
+    private static HashSet<string> LocalIds(JsonElement schema)
+    {
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        void Collect(JsonElement e)
+        {
+            if (e.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var p in e.EnumerateObject())
+                {
+                    if (p.Name == "$id" && p.Value.ValueKind == JsonValueKind.String)
+                    {
+                        ids.Add(p.Value.GetString()!.TrimEnd('#'));
+                    }
+
+                    Collect(p.Value);
+                }
+            }
+            else if (e.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var item in e.EnumerateArray())
+                {
+                    Collect(item);
+                }
+            }
+        }
+
+        Collect(schema);
+        return ids;
+    }
+
+    /// <summary>Walks schema positions only (member names under "properties" are data, not keywords).</summary>
+    private static void Walk(JsonElement schema, string path, List<PliersValidationError> problems, HashSet<string> localIds)
+    {
+        if (schema.ValueKind != JsonValueKind.Object)
+        {
+            return;
+        }
+
+        foreach (var p in schema.EnumerateObject())
+        {
+            var here = path + "/" + Escape(p.Name);
+            switch (p.Name)
+            {
+                case "properties" or "patternProperties" or "$defs" or "definitions" or "dependentSchemas" when p.Value.ValueKind == JsonValueKind.Object:
+                    foreach (var child in p.Value.EnumerateObject())
+                    {
+                        Walk(child.Value, here + "/" + Escape(child.Name), problems, localIds);
+                    }
+
+                    break;
+                case "allOf" or "anyOf" or "oneOf" or "prefixItems" when p.Value.ValueKind == JsonValueKind.Array:
+                    var i = 0;
+                    foreach (var child in p.Value.EnumerateArray())
+                    {
+                        Walk(child, $"{here}/{i++}", problems, localIds);
+                    }
+
+                    break;
+                case "items" or "contains" or "not" or "if" or "then" or "else" or "additionalProperties" or "propertyNames"
+                    or "unevaluatedItems" or "unevaluatedProperties" or "contentSchema":
+                    Walk(p.Value, here, problems, localIds);
+                    break;
+                case "$ref" or "$dynamicRef" when p.Value.ValueKind == JsonValueKind.String:
+                    var reference = p.Value.GetString()!;
+                    var document = reference.Split('#')[0];
+                    if (document.Length > 0 && !localIds.Any(id => id.EndsWith(document, StringComparison.Ordinal)))
+                    {
+                        problems.Add(new PliersValidationError(here, p.Name, $"remote reference \"{reference}\" is not allowed: a form schema must be self-contained"));
+                    }
+
+                    break;
+                default:
+                    if (UnsupportedKeywords.Contains(p.Name))
+                    {
+                        problems.Add(new PliersValidationError(here, p.Name, $"\"{p.Name}\" is not supported by the database validator"));
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    private static string Escape(string name) => name.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
+
+    private static PliersValidationException Invalid(string message, string path, string keyword, string detail) =>
+        new(message, [new PliersValidationError(path, keyword, detail)]);
+}
