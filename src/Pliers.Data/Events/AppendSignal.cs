@@ -21,6 +21,7 @@ internal sealed class AppendSignal(NpgsqlDataSource dataSource, string schema) :
     private Task _loop = Task.CompletedTask;
     private bool _requested;
     private bool _running;
+    private bool _disposed;
     private NpgsqlConnection? _connection;
 
     public void Poke()
@@ -28,7 +29,7 @@ internal sealed class AppendSignal(NpgsqlDataSource dataSource, string schema) :
         lock (_gate)
         {
             _requested = true;
-            if (_running || _stopping.IsCancellationRequested)
+            if (_running || _disposed)
             {
                 return;
             }
@@ -44,7 +45,7 @@ internal sealed class AppendSignal(NpgsqlDataSource dataSource, string schema) :
         {
             lock (_gate)
             {
-                if (!_requested || _stopping.IsCancellationRequested)
+                if (!_requested || _disposed)
                 {
                     _running = false;
                     return;
@@ -92,6 +93,12 @@ internal sealed class AppendSignal(NpgsqlDataSource dataSource, string schema) :
         Task loop;
         lock (_gate)
         {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
             _stopping.Cancel();
             loop = _loop;
         }

@@ -28,10 +28,13 @@ internal sealed class SchemaValidator
             throw Invalid("The definition must carry a JSON Schema in its \"schema\" member.", "/schema", "required", "\"schema\" must be a JSON Schema (an object or a boolean)");
         }
 
-        var metaErrors = Errors(MetaSchemas.Draft202012.Evaluate(schema, new EvaluationOptions { OutputFormat = OutputFormat.List }), "/schema");
-        if (metaErrors.Count > 0)
+        var meta = MetaSchemas.Draft202012.Evaluate(schema, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        var metaErrors = meta.IsValid ? [] : Errors(meta, "/schema");
+        if (!meta.IsValid)
         {
-            throw new PliersValidationException("The definition's \"schema\" is not a valid JSON Schema (draft 2020-12).", metaErrors);
+            throw new PliersValidationException(
+                $"The definition's \"schema\" is not a valid JSON Schema (draft 2020-12): {(metaErrors.Count > 0 ? metaErrors[0].Path + " " + metaErrors[0].Message : "rejected by the meta-schema")}",
+                metaErrors.Count > 0 ? metaErrors : [new PliersValidationError("/schema", "$schema", "not a valid draft 2020-12 schema")]);
         }
 
         var problems = new List<PliersValidationError>();
