@@ -166,16 +166,23 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
             throw new ArgumentOutOfRangeException(nameof(query), query.PageSize, "PageSize must be between 1 and 500.");
         }
 
-        var (where, parameters) = Filter(query, withCursor: true);
-        parameters.Add(P("limit", query.PageSize + 1));
+        var (sql, parameters) = PageCommand(query);
         var rows = new List<FormSubmission>(query.PageSize + 1);
-        await foreach (var row in ReadAsync($"select {Columns} from {_table} where {where} order by created_at desc, id desc limit @limit", parameters, cancellationToken).ConfigureAwait(false))
+        await foreach (var row in ReadAsync(sql, parameters, cancellationToken).ConfigureAwait(false))
         {
             rows.Add(row);
         }
 
         var items = rows.Take(query.PageSize).ToArray();
         return new Page<FormSubmission>(items, rows.Count > query.PageSize ? Cursor(items[^1].CreatedAt.UtcTicks, items[^1].Id) : null);
+    }
+
+    /// <summary>The page query exactly as it runs (the plan tests EXPLAIN it).</summary>
+    internal (string Sql, List<NpgsqlParameter> Parameters) PageCommand(SubmissionQuery query)
+    {
+        var (where, parameters) = Filter(query, withCursor: true);
+        parameters.Add(P("limit", query.PageSize + 1));
+        return ($"select {Columns} from {_table} where {where} order by created_at desc, id desc limit @limit", parameters);
     }
 
     public async Task<long> CountAsync(SubmissionQuery query, CancellationToken cancellationToken = default)
