@@ -218,10 +218,11 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
             {
                 var definition = await ActiveDefinitionAsync(connection, transaction, $"select id, version, status, definition -> 'schema', name from {_definitions} where name = @key and status = 'active' for share", P("key", name), name, cancellationToken).ConfigureAwait(false);
 
-                // Validate everything before writing anything: all or nothing.
+                // Validate everything before writing anything: all or nothing. The checks are CPU-bound and
+                // independent, so they run on every core.
                 var texts = new string[items.Length];
-                var errors = new List<PliersValidationError>();
-                for (var i = 0; i < items.Length; i++)
+                var itemErrors = new IReadOnlyList<PliersValidationError>?[items.Length];
+                Parallel.For(0, items.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
                 {
                     try
                     {
@@ -230,15 +231,11 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                     }
                     catch (PliersValidationException e)
                     {
-                        errors.AddRange(e.Errors.Select(x => x.Path.StartsWith('/' + i.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal) ? x : x with { Path = "/" + i + x.Path }));
+                        var prefix = "/" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                        itemErrors[i] = e.Errors.Select(x => x.Path.StartsWith(prefix, StringComparison.Ordinal) ? x : x with { Path = prefix + x.Path }).ToArray();
                     }
-
-                    if (errors.Count >= 100)
-                    {
-                        break;
-                    }
-                }
-
+                });
+                var errors = itemErrors.Where(e => e is not null).SelectMany(e => e!).Take(100).ToList();
                 if (errors.Count > 0)
                 {
                     throw new PliersValidationException($"The import was refused: {errors.Count} error(s), the first at {errors[0].Path}: {errors[0].Message}", errors);

@@ -13,6 +13,8 @@ internal sealed class SchemaValidator
     /// <summary>Keywords the in-database validator does not implement; a schema using one is refused at save time.</summary>
     internal static readonly string[] UnsupportedKeywords = ["$recursiveRef", "$recursiveAnchor", "$vocabulary", "dependencies", "additionalItems"];
 
+    private static readonly EvaluationOptions FlagOptions = new() { OutputFormat = OutputFormat.Flag };
+
     private readonly ConcurrentDictionary<(Guid, int), JsonSchema> _cache = new();
 
     /// <summary>Checks a definition document: an object with a <c>schema</c> member that is a valid, supported draft 2020-12 schema.</summary>
@@ -58,6 +60,14 @@ internal sealed class SchemaValidator
     public void Validate(Guid definitionId, int version, JsonElement schema, JsonElement data)
     {
         var built = _cache.GetOrAdd((definitionId, version), _ => Build(schema));
+
+        // The flag output stops at the first failure and allocates little: the common, valid case pays only
+        // for that. Invalid data is evaluated again with the list output to name every error.
+        if (built.Evaluate(data, FlagOptions).IsValid)
+        {
+            return;
+        }
+
         var result = built.Evaluate(data, new EvaluationOptions { OutputFormat = OutputFormat.List });
         if (!result.IsValid)
         {

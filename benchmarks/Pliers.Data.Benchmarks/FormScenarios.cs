@@ -1,0 +1,201 @@
+using System.Text.Json;
+using Json.Schema;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using NpgsqlTypes;
+using Pliers.Data.Forms;
+using Pliers.Data.Submissions;
+using Pliers.Data.Validation;
+
+namespace Pliers.Data.Benchmarks;
+
+/// <summary>
+/// Form and submission scenarios on a seeded schema (10,000 forms with an active version each, 100,000
+/// submissions with a busy form holding half of them): Pliers' repositories against the same SQL run by hand
+/// with Npgsql, in alternating rounds.
+/// </summary>
+internal sealed class FormScenarios : IScenario
+{
+    public string Name => "forms";
+
+    public async Task<IReadOnlyList<BenchmarkResult>> RunAsync(BenchmarkContext context, CancellationToken cancellationToken)
+    {
+        var schemaName = "bench_forms_" + Guid.NewGuid().ToString("N")[..10];
+        var s = "\"" + schemaName + "\"";
+        await using var services = new ServiceCollection()
+            .AddPliersData(o =>
+            {
+                o.ConnectionString = context.ConnectionString;
+                o.Schema = schemaName;
+            })
+            .BuildServiceProvider();
+        await services.MigratePliersDatabaseAsync(cancellationToken);
+        var forms = services.GetRequiredService<IFormDefinitionRepository>();
+        var submissions = services.GetRequiredService<IFormSubmissionRepository>();
+        await using var raw = NpgsqlDataSource.Create(context.ConnectionString);
+        var results = new List<BenchmarkResult>();
+        try
+        {
+            var benchSchema = SharedData.BenchSchema;
+            var benchInstance = SharedData.BenchInstance;
+            context.Log.WriteLine("  seeding 10,000 forms and 100,000 submissions...");
+            await using (var seed = raw.CreateCommand($$"""
+                insert into {{s}}.form_definitions (name, version, definition, status)
+                select 'form-' || i, 1, jsonb_build_object('schema', @schema::jsonb), 'active' from generate_series(1, 10000) i;
+                insert into {{s}}.form_submissions (form_definition_id, form_version, data, status, created_at)
+                select d.id, 1,
+                       jsonb_set(jsonb_set(@instance::jsonb, '{title}', to_jsonb('Request ' || g)), '{category}', to_jsonb((array['housing','health','education','transport','other'])[1 + g % 5])),
+                       (array['draft', 'submitted', 'approved', 'rejected'])[1 + g % 4], now() - make_interval(secs => g)
+                from generate_series(1, 100000) g
+                join {{s}}.form_definitions d on d.name = 'form-' || case when g % 2 = 0 then 1 else 1 + g % 10000 end;
+                analyze {{s}}.form_definitions;
+                analyze {{s}}.form_submissions;
+                """))
+            {
+                seed.CommandTimeout = 600;
+                seed.Parameters.Add(new NpgsqlParameter("schema", NpgsqlDbType.Text) { Value = benchSchema });
+                seed.Parameters.Add(new NpgsqlParameter("instance", NpgsqlDbType.Text) { Value = benchInstance });
+                await seed.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            var busy = (await forms.GetActiveAsync("form-1", cancellationToken))!;
+            var random = new Random(42);
+            var ids = new List<Guid>();
+            await using (var read = raw.CreateCommand($"select id from {s}.form_definitions order by random() limit 1000"))
+            await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    ids.Add(reader.GetGuid(0));
+                }
+            }
+
+            var lookups = context.Quick ? 1500 : 6000;
+            const string definitionColumns = "id, name, version, status, definition, created_at, updated_at, xmin";
+            results.AddRange(await context.MeasureInterleavedAsync(
+                "forms.get_by_id", 6, 100, lookups / 6,
+                ("pliers", async i => { _ = await forms.GetByIdAsync(ids[Math.Abs(i) % ids.Count], cancellationToken) ?? throw new InvalidOperationException(); }, 1),
+                ("raw", async i => await RawDefinitionAsync(raw, $"select {definitionColumns} from {s}.form_definitions where id = @p", ids[Math.Abs(i) % ids.Count], cancellationToken), 1)));
+            results.AddRange(await context.MeasureInterleavedAsync(
+                "forms.get_active_by_name", 6, 100, lookups / 6,
+                ("pliers", async i => { _ = await forms.GetActiveAsync("form-" + (1 + (Math.Abs(i) % 10000)), cancellationToken) ?? throw new InvalidOperationException(); }, 1),
+                ("raw", async i => await RawDefinitionAsync(raw, $"select {definitionColumns} from {s}.form_definitions where name = @p and status = 'active'", "form-" + (1 + (Math.Abs(i) % 10000)), cancellationToken), 1)));
+
+            var instance = JsonDocument.Parse(benchInstance).RootElement;
+            var creates = context.Quick ? 600 : 3000;
+            results.AddRange(await context.MeasureInterleavedAsync(
+                "submissions.create", 6, 20, creates / 6,
+                ("pliers", async _ => await submissions.CreateAsync("form-2", instance, null, cancellationToken), 1),
+                ("raw", async _ =>
+                {
+                    await using var insert = raw.CreateCommand($"insert into {s}.form_submissions (id, form_definition_id, form_version, data) values (@id, @form, 1, @data::jsonb)");
+                    insert.Parameters.Add(new NpgsqlParameter<Guid>("id", Guid.CreateVersion7()));
+                    insert.Parameters.Add(new NpgsqlParameter<Guid>("form", busy.Id));
+                    insert.Parameters.Add(new NpgsqlParameter<string>("data", benchInstance));
+                    await insert.ExecuteNonQueryAsync(cancellationToken);
+                }, 1)));
+
+            var pages = context.Quick ? 600 : 3000;
+            var pageQuery = new SubmissionQuery { FormDefinitionId = busy.Id, Status = SubmissionStatus.Approved, PageSize = 50 };
+            var containsQuery = new SubmissionQuery { FormDefinitionId = busy.Id, DataContains = JsonDocument.Parse("""{"category": "health"}""").RootElement, PageSize = 50 };
+            var repository = (PostgresFormSubmissionRepository)submissions;
+            results.AddRange(await context.MeasureInterleavedAsync(
+                "submissions.page", 6, 30, pages / 6,
+                ("pliers", async _ => Check((await submissions.QueryAsync(pageQuery, cancellationToken)).Items.Count), 1),
+                ("raw", async _ => Check(await RawPageAsync(raw, repository.PageCommand(pageQuery), cancellationToken)), 1)));
+            results.AddRange(await context.MeasureInterleavedAsync(
+                "submissions.contains", 6, 30, pages / 6,
+                ("pliers", async _ => Check((await submissions.QueryAsync(containsQuery, cancellationToken)).Items.Count), 1),
+                ("raw", async _ => Check(await RawPageAsync(raw, repository.PageCommand(containsQuery), cancellationToken)), 1)));
+
+            // Bulk: 1,000 validated rows per call (with their events) against a raw binary COPY of the same rows.
+            var batch = Enumerable.Range(0, 1000).Select(i => JsonDocument.Parse(benchInstance.Replace("Request for housing support", "Imported " + i, StringComparison.Ordinal)).RootElement).ToArray();
+            var texts = batch.Select(b => b.GetRawText()).ToArray();
+            var bulkCalls = context.Quick ? 6 : 24;
+            results.AddRange(await context.MeasureInterleavedAsync(
+                "submissions.bulk", 3, 1, bulkCalls / 3,
+                ("pliers", async _ => await submissions.BulkImportAsync("form-3", batch, null, cancellationToken), 1000),
+                ("raw", async _ =>
+                {
+                    await using var connection = await raw.OpenConnectionAsync(cancellationToken);
+                    await using var writer = await connection.BeginBinaryImportAsync($"copy {s}.form_submissions (id, form_definition_id, form_version, data) from stdin (format binary)", cancellationToken);
+                    foreach (var text in texts)
+                    {
+                        await writer.StartRowAsync(cancellationToken);
+                        await writer.WriteAsync(Guid.CreateVersion7(), NpgsqlDbType.Uuid, cancellationToken);
+                        await writer.WriteAsync(busy.Id, NpgsqlDbType.Uuid, cancellationToken);
+                        await writer.WriteAsync(1, NpgsqlDbType.Integer, cancellationToken);
+                        await writer.WriteAsync(text, NpgsqlDbType.Jsonb, cancellationToken);
+                    }
+
+                    await writer.CompleteAsync(cancellationToken);
+                }, 1000)));
+
+            // validation.app: JsonSchema.Net on the shared benchmark document (one field varies per call).
+            var validator = new SchemaValidator();
+            var schemaElement = JsonDocument.Parse(benchSchema).RootElement;
+            var direct = JsonSchema.Build(schemaElement, new BuildOptions { SchemaRegistry = new SchemaRegistry() });
+            var documents = Enumerable.Range(0, 2000).Select(i => JsonDocument.Parse(benchInstance.Replace("\"score\":87.5", $"\"score\":{i % 100}.5", StringComparison.Ordinal)).RootElement).ToArray();
+            var definitionId = Guid.NewGuid();
+            var validations = context.Quick ? 20000 : 100000;
+            results.AddRange(await context.MeasureInterleavedAsync(
+                "validation.app", 6, 2000, validations / 6,
+                ("pliers", i =>
+                {
+                    validator.Validate(definitionId, 1, schemaElement, documents[Math.Abs(i) % documents.Length]);
+                    return Task.CompletedTask;
+                }, 1),
+                ("raw", i =>
+                {
+                    if (!direct.Evaluate(documents[Math.Abs(i) % documents.Length], new EvaluationOptions { OutputFormat = OutputFormat.Flag }).IsValid)
+                    {
+                        throw new InvalidOperationException("invalid benchmark document");
+                    }
+
+                    return Task.CompletedTask;
+                }, 1)));
+            return results;
+        }
+        finally
+        {
+            await using var drop = raw.CreateCommand($"drop schema if exists {s} cascade");
+            await drop.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+    }
+
+    private static void Check(int count)
+    {
+        if (count == 0)
+        {
+            throw new InvalidOperationException("the page was empty");
+        }
+    }
+
+    private static async Task RawDefinitionAsync<T>(NpgsqlDataSource raw, string sql, T key, CancellationToken cancellationToken)
+    {
+        await using var command = raw.CreateCommand(sql);
+        command.Parameters.Add(new NpgsqlParameter<T>("p", key));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            throw new InvalidOperationException("not found");
+        }
+
+        _ = (reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.GetString(3), reader.GetFieldValue<JsonElement>(4), reader.GetFieldValue<DateTimeOffset>(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<uint>(7));
+    }
+
+    private static async Task<int> RawPageAsync(NpgsqlDataSource raw, (string Sql, List<NpgsqlParameter> Parameters) page, CancellationToken cancellationToken)
+    {
+        await using var command = raw.CreateCommand(page.Sql);
+        command.Parameters.AddRange(page.Parameters.Select(p => p.Clone()).ToArray());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var count = 0;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            _ = reader.GetFieldValue<JsonElement>(4);
+            count++;
+        }
+
+        return count;
+    }
+}
