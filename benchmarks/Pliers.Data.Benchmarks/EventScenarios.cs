@@ -176,27 +176,11 @@ internal sealed class EventScenarios : IScenario, IAsyncDisposable
 
     private async Task SetUpAsync(BenchmarkContext context, CancellationToken cancellationToken)
     {
-        _pliers = new ServiceCollection()
-            .AddPliersData(o =>
-            {
-                o.ConnectionString = context.ConnectionString;
-                o.Schema = PliersSchema;
-            })
-            .BuildServiceProvider();
-        await _pliers.MigratePliersDatabaseAsync(cancellationToken);
+        _pliers = await context.MigratedPliersAsync(PliersSchema, cancellationToken);
 
         // The raw baseline writes into an identical table (same columns, constraints and indexes), created by
         // the same migrations in a schema of its own; it just skips the version check and idempotency.
-        await using (var rawSchema = new ServiceCollection()
-            .AddPliersData(o =>
-            {
-                o.ConnectionString = context.ConnectionString;
-                o.Schema = RawSchema;
-            })
-            .BuildServiceProvider())
-        {
-            await rawSchema.MigratePliersDatabaseAsync(cancellationToken);
-        }
+        await (await context.MigratedPliersAsync(RawSchema, cancellationToken)).DisposeAsync();
 
         _raw = NpgsqlDataSource.Create(context.ConnectionString);
 

@@ -22,14 +22,7 @@ internal sealed class FormScenarios : IScenario
     {
         var schemaName = "bench_forms_" + Guid.NewGuid().ToString("N")[..10];
         var s = "\"" + schemaName + "\"";
-        await using var services = new ServiceCollection()
-            .AddPliersData(o =>
-            {
-                o.ConnectionString = context.ConnectionString;
-                o.Schema = schemaName;
-            })
-            .BuildServiceProvider();
-        await services.MigratePliersDatabaseAsync(cancellationToken);
+        await using var services = await context.MigratedPliersAsync(schemaName, cancellationToken);
         var forms = services.GetRequiredService<IFormDefinitionRepository>();
         var submissions = services.GetRequiredService<IFormSubmissionRepository>();
         await using var raw = NpgsqlDataSource.Create(context.ConnectionString);

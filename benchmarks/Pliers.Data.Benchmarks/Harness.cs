@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -22,6 +23,20 @@ internal sealed class BenchmarkContext(string connectionString, bool quick, Text
     public bool Quick { get; } = quick;
 
     public TextWriter Log { get; } = log;
+
+    /// <summary>A host's service provider on a new, migrated Pliers schema of its own.</summary>
+    public async Task<ServiceProvider> MigratedPliersAsync(string schema, CancellationToken cancellationToken)
+    {
+        var services = new ServiceCollection()
+            .AddPliersData(o =>
+            {
+                o.ConnectionString = ConnectionString;
+                o.Schema = schema;
+            })
+            .BuildServiceProvider();
+        await services.MigratePliersDatabaseAsync(cancellationToken);
+        return services;
+    }
 
     /// <summary>
     /// Runs <paramref name="operation"/> <paramref name="warmup"/> times unmeasured, then <paramref name="iterations"/> times

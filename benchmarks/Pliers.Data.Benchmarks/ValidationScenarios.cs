@@ -46,14 +46,7 @@ internal sealed class ValidationDbScenario : IScenario
     public async Task<IReadOnlyList<BenchmarkResult>> RunAsync(BenchmarkContext context, CancellationToken cancellationToken)
     {
         var schemaName = "bench_val_" + Guid.NewGuid().ToString("N")[..10];
-        await using var services = new ServiceCollection()
-            .AddPliersData(o =>
-            {
-                o.ConnectionString = context.ConnectionString;
-                o.Schema = schemaName;
-            })
-            .BuildServiceProvider();
-        await services.MigratePliersDatabaseAsync(cancellationToken);
+        await using var services = await context.MigratedPliersAsync(schemaName, cancellationToken);
         await using var dataSource = NpgsqlDataSource.Create(context.ConnectionString);
         try
         {

@@ -121,20 +121,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     private async Task<(List<long> Positions, ulong Transaction)> InsertAsync(NpgsqlConnection connection, Guid aggregateId, string aggregateType, ExpectedVersion expectedVersion, AppendBatch batch, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(expectedVersion.IsAny ? _appendAny : _append, connection);
-        var parameters = command.Parameters;
-        parameters.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
-        parameters.Add(new NpgsqlParameter<string>("aggregate_type", NpgsqlDbType.Varchar) { TypedValue = aggregateType });
-        if (!expectedVersion.IsAny)
-        {
-            parameters.Add(new NpgsqlParameter<int>("expected", NpgsqlDbType.Integer) { TypedValue = (int)expectedVersion.Value });
-        }
-
-        parameters.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Ids });
-        parameters.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Varchar) { TypedValue = batch.Types });
-        parameters.Add(new NpgsqlParameter<string[]>("data", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { TypedValue = batch.Data });
-        parameters.Add(new NpgsqlParameter<Guid?[]>("correlations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Correlations });
-        parameters.Add(new NpgsqlParameter<Guid?[]>("causations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Causations });
-        parameters.Add(new NpgsqlParameter<string?[]>("metadata", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { TypedValue = batch.Metadata });
+        Bind(command.Parameters, aggregateId, aggregateType, expectedVersion, batch);
 
         // Prepared once per physical connection (Npgsql keeps it across pool rentals): the insert's plan is
         // reused instead of parsed and planned on every append.
@@ -376,18 +363,26 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     /// </summary>
     internal NpgsqlBatchCommand AppendCommand(Guid aggregateId, string aggregateType, IReadOnlyList<NewEvent> events)
     {
-        var batch = AppendBatch.Create(aggregateType, events);
         var command = new NpgsqlBatchCommand(_appendAny);
-        var parameters = command.Parameters;
+        Bind(command.Parameters, aggregateId, aggregateType, ExpectedVersion.Any, AppendBatch.Create(aggregateType, events));
+        return command;
+    }
+
+    private static void Bind(NpgsqlParameterCollection parameters, Guid aggregateId, string aggregateType, ExpectedVersion expectedVersion, AppendBatch batch)
+    {
         parameters.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
         parameters.Add(new NpgsqlParameter<string>("aggregate_type", NpgsqlDbType.Varchar) { TypedValue = aggregateType });
+        if (!expectedVersion.IsAny)
+        {
+            parameters.Add(new NpgsqlParameter<int>("expected", NpgsqlDbType.Integer) { TypedValue = (int)expectedVersion.Value });
+        }
+
         parameters.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Ids });
         parameters.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Varchar) { TypedValue = batch.Types });
         parameters.Add(new NpgsqlParameter<string[]>("data", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { TypedValue = batch.Data });
         parameters.Add(new NpgsqlParameter<Guid?[]>("correlations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Correlations });
         parameters.Add(new NpgsqlParameter<Guid?[]>("causations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Causations });
         parameters.Add(new NpgsqlParameter<string?[]>("metadata", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { TypedValue = batch.Metadata });
-        return command;
     }
 
     /// <summary>Wakes subscribers after a transaction with appended events has committed.</summary>

@@ -36,6 +36,25 @@ public sealed class EventStoreTests(PostgresFixture postgres) : IAsyncLifetime
         return list;
     }
 
+    /// <summary>
+    /// Global reads lag while any transaction in the cluster that started earlier is still running (other test
+    /// classes run in parallel): wait until the expected events are visible, as a subscriber would.
+    /// </summary>
+    private async Task<List<StoredEvent>> ReadAllVisibleAsync(GlobalPosition after, int expected, EventFilter? filter = null, int maxCount = 100)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            var events = await ToListAsync(Store.ReadAllAsync(after, maxCount, filter, Ct));
+            if (events.Count >= expected || DateTime.UtcNow > deadline)
+            {
+                return events;
+            }
+
+            await Task.Delay(20, Ct);
+        }
+    }
+
     [Fact]
     public async Task Append_then_read_the_stream_in_order()
     {
@@ -203,7 +222,7 @@ public sealed class EventStoreTests(PostgresFixture postgres) : IAsyncLifetime
     public async Task Read_all_never_skips_an_event_that_commits_after_a_later_one()
     {
         await Store.AppendAsync(Guid.NewGuid(), "form_submission", 0, [Event(n: 0)], Ct);
-        var start = await ToListAsync(Store.ReadAllAsync(GlobalPosition.Start, 100, null, Ct));
+        var start = await ReadAllVisibleAsync(GlobalPosition.Start, 1);
         var checkpoint = Assert.Single(start).GlobalPosition;
 
         // Transaction A appends and stays open.
@@ -221,7 +240,7 @@ public sealed class EventStoreTests(PostgresFixture postgres) : IAsyncLifetime
         Assert.True(await Store.GetReaderLagAsync(Ct) > TimeSpan.Zero);
 
         await transactionA.CommitAsync(Ct);
-        var after = await ToListAsync(Store.ReadAllAsync(checkpoint, 100, null, Ct));
+        var after = await ReadAllVisibleAsync(checkpoint, 2);
         Assert.Equal(["A", "B"], after.Select(e => e.EventType));
         Assert.True(after[0].Position < b.Positions[0], "A holds the smaller position: a reader following positions alone would have read B, moved past A and never seen it");
         Assert.True(after[0].GlobalPosition < after[1].GlobalPosition);
@@ -236,6 +255,7 @@ public sealed class EventStoreTests(PostgresFixture postgres) : IAsyncLifetime
             await Store.AppendAsync(Guid.NewGuid(), i % 2 == 0 ? "form_submission" : "form_definition", 0, [Event(i % 2 == 0 ? "form.submission.created" : "form.definition.created", i)], Ct);
         }
 
+        Assert.Equal(5, (await ReadAllVisibleAsync(GlobalPosition.Start, 5)).Count);
         var page1 = await ToListAsync(Store.ReadAllAsync(GlobalPosition.Start, 2, null, Ct));
         var page2 = await ToListAsync(Store.ReadAllAsync(page1[^1].GlobalPosition, 2, null, Ct));
         var page3 = await ToListAsync(Store.ReadAllAsync(page2[^1].GlobalPosition, 2, null, Ct));
