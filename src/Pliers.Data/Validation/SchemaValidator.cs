@@ -90,7 +90,10 @@ internal sealed class SchemaValidator
             {
                 foreach (var (keyword, message) in found)
                 {
-                    errors.Add(new PliersValidationError(prefix + r.InstanceLocation, keyword, message));
+                    // A false subschema reports no keyword; the keyword that holds it (additionalProperties,
+                    // items, ...) ends the evaluation path.
+                    var name = keyword.Length > 0 ? keyword : r.EvaluationPath.ToString().Split('/')[^1];
+                    errors.Add(new PliersValidationError(prefix + r.InstanceLocation, name.Length > 0 ? name : "false", message));
                 }
             }
         }

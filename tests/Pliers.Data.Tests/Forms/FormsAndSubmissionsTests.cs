@@ -172,6 +172,7 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres) : IAsyncL
         Assert.Contains(error.Errors, e => e.Path == "/email" && e.Keyword == "type");
         Assert.Contains(error.Errors, e => e.Path == "/age" && e.Keyword == "minimum");
         Assert.Contains(error.Errors, e => e.Path == "/interests" && e.Keyword == "uniqueItems");
+        Assert.Contains(error.Errors, e => e.Path == "/extra" && e.Keyword == "additionalProperties");
         Assert.Equal(0L, await postgres.ScalarAsync<long>($"select count(*) from {S}.form_submissions"));
         Assert.Equal(2L, await postgres.ScalarAsync<long>($"select count(*) from {S}.events"));
     }
