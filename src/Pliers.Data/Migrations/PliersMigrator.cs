@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Dapper;
 using FluentMigrator.Runner;
 using FluentMigrator.Runner.Initialization;
 using FluentMigrator.Runner.VersionTableInfo;
@@ -171,27 +172,24 @@ internal sealed class PliersMigrator
 
     private async Task<IReadOnlyDictionary<long, (DateTimeOffset AppliedOn, string Description)>> ReadAppliedAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
+        // Dapper for the small, cold reads: parameters and the CancellationToken go through CommandDefinition,
+        // and nothing process-wide (type handlers, naming) is touched.
         var table = $"{SchemaName.Quote(Schema)}.{PliersVersionTableMetaData.Table}";
-        await using (var exists = new NpgsqlCommand("select to_regclass(@table) is not null", connection))
+        var exists = await connection.ExecuteScalarAsync<bool>(
+            new CommandDefinition("select to_regclass(@table) is not null", new { table }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        if (!exists)
         {
-            exists.Parameters.AddWithValue("table", table);
-            if (!(bool)(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
-            {
-                return new Dictionary<long, (DateTimeOffset, string)>();
-            }
+            return new Dictionary<long, (DateTimeOffset, string)>();
         }
 
-        var result = new Dictionary<long, (DateTimeOffset, string)>();
-        await using var command = new NpgsqlCommand($"select version, applied_on, coalesce(description, '') from {table}", connection);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            var appliedOn = reader.IsDBNull(1) ? DateTimeOffset.MinValue : new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(1), DateTimeKind.Utc));
-            result[reader.GetInt64(0)] = (appliedOn, reader.GetString(2));
-        }
-
-        return result;
+        var rows = await connection.QueryAsync<AppliedRow>(
+            new CommandDefinition($"select version as Version, applied_on as AppliedOn, coalesce(description, '') as Description from {table}", cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return rows.ToDictionary(
+            r => r.Version,
+            r => (r.AppliedOn is { } on ? new DateTimeOffset(DateTime.SpecifyKind(on, DateTimeKind.Utc)) : DateTimeOffset.MinValue, r.Description));
     }
+
+    private sealed record AppliedRow(long Version, DateTime? AppliedOn, string Description);
 
     private async Task DropVersionTableAndEmptySchemaAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
