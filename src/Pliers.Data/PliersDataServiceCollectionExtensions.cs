@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -6,6 +7,7 @@ using Npgsql;
 using Pliers.Data;
 using Pliers.Data.Events;
 using Pliers.Data.Forms;
+using Pliers.Data.Hosting;
 using Pliers.Data.Submissions;
 using Pliers.Data.Validation;
 using Pliers.Data.Internal;
@@ -41,6 +43,34 @@ public static class PliersDataServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<PliersDataOptions>().Bind(configuration);
         return AddCore(services);
+    }
+
+    /// <summary>
+    /// Applies the Pliers migrations when the host starts, before other hosted services that are registered later.
+    /// Several instances starting together take turns on the advisory lock.
+    /// </summary>
+    /// <param name="services">The service collection, after <c>AddPliersData</c>.</param>
+    /// <returns>The same service collection.</returns>
+    public static IServiceCollection AddPliersMigrationsOnStartup(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, PliersMigrationHostedService>());
+        return services;
+    }
+
+    /// <summary>
+    /// Adds a health check that is Unhealthy when PostgreSQL is unreachable and Degraded when Pliers migrations are
+    /// pending or the schema drifted.
+    /// </summary>
+    /// <param name="builder">The health checks builder.</param>
+    /// <param name="name">The check's name. The default is <c>pliers-data</c>.</param>
+    /// <param name="tags">Tags for filtering, for example <c>ready</c>.</param>
+    /// <returns>The same builder.</returns>
+    public static IHealthChecksBuilder AddPliersData(this IHealthChecksBuilder builder, string name = "pliers-data", IEnumerable<string>? tags = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddSingleton<PliersHealthCheck>();
+        return builder.Add(new HealthCheckRegistration(name, sp => sp.GetRequiredService<PliersHealthCheck>(), HealthStatus.Unhealthy, tags));
     }
 
     private static IServiceCollection AddCore(IServiceCollection services)

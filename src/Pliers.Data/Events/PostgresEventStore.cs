@@ -76,7 +76,10 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         _restoreCheck = $"select max(transaction_id) >= pg_snapshot_xmax(pg_current_snapshot()) from {events}";
     }
 
-    public async Task<AppendResult> AppendAsync(Guid aggregateId, string aggregateType, ExpectedVersion expectedVersion, IReadOnlyList<NewEvent> events, CancellationToken cancellationToken = default)
+    public Task<AppendResult> AppendAsync(Guid aggregateId, string aggregateType, ExpectedVersion expectedVersion, IReadOnlyList<NewEvent> events, CancellationToken cancellationToken = default) =>
+        PliersTelemetry.TraceAsync("events.append", () => AppendCoreAsync(aggregateId, aggregateType, expectedVersion, events, cancellationToken));
+
+    private async Task<AppendResult> AppendCoreAsync(Guid aggregateId, string aggregateType, ExpectedVersion expectedVersion, IReadOnlyList<NewEvent> events, CancellationToken cancellationToken)
     {
         var batch = AppendBatch.Create(aggregateType, events);
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -89,7 +92,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
                     var (positions, transaction) = await InsertAsync(connection, aggregateId, aggregateType, expectedVersion, batch, cancellationToken).ConfigureAwait(false);
                     if (positions.Count == batch.Count)
                     {
-                        _signal.Poke();
+                        Announce(batch.Count);
                         var version = expectedVersion.IsAny
                             ? await GetStreamVersionAsync(connection, aggregateId, cancellationToken).ConfigureAwait(false)
                             : expectedVersion.Value + batch.Count;
@@ -385,8 +388,12 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         parameters.Add(new NpgsqlParameter<string?[]>("metadata", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { TypedValue = batch.Metadata });
     }
 
-    /// <summary>Wakes subscribers after a transaction with appended events has committed.</summary>
-    internal void Announce() => _signal.Poke();
+    /// <summary>Counts and announces appended events after their transaction has committed (wakes subscribers).</summary>
+    internal void Announce(int events)
+    {
+        PliersTelemetry.EventsAppended.Add(events);
+        _signal.Poke();
+    }
 
     public async Task<TimeSpan> GetReaderLagAsync(CancellationToken cancellationToken = default)
     {

@@ -44,7 +44,10 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         return await InsertAsync(name, latest.Version + 1, definition ?? latest.Definition, "form.definition.created", context, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<FormDefinition> InsertAsync(string name, int version, JsonElement definition, string eventType, EventContext? context, CancellationToken cancellationToken)
+    private Task<FormDefinition> InsertAsync(string name, int version, JsonElement definition, string eventType, EventContext? context, CancellationToken cancellationToken) =>
+        PliersTelemetry.TraceAsync("definitions.create", () => InsertCoreAsync(name, version, definition, eventType, context, cancellationToken));
+
+    private async Task<FormDefinition> InsertCoreAsync(string name, int version, JsonElement definition, string eventType, EventContext? context, CancellationToken cancellationToken)
     {
         SchemaValidator.CheckDefinition(definition);
         var json = definition.GetRawText();
@@ -57,7 +60,10 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
             cancellationToken).ConfigureAwait(false) ?? throw new InvalidOperationException("The insert returned no row.");
     }
 
-    public async Task<FormDefinition> UpdateDraftAsync(Guid id, uint rowVersion, JsonElement definition, EventContext? context = null, CancellationToken cancellationToken = default)
+    public Task<FormDefinition> UpdateDraftAsync(Guid id, uint rowVersion, JsonElement definition, EventContext? context = null, CancellationToken cancellationToken = default) =>
+        PliersTelemetry.TraceAsync("definitions.update", () => UpdateDraftCoreAsync(id, rowVersion, definition, context, cancellationToken));
+
+    private async Task<FormDefinition> UpdateDraftCoreAsync(Guid id, uint rowVersion, JsonElement definition, EventContext? context, CancellationToken cancellationToken)
     {
         SchemaValidator.CheckDefinition(definition);
         var json = definition.GetRawText();
@@ -81,7 +87,10 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         throw new PliersConcurrencyException($"Form '{current.Name}' version {current.Version} was changed by someone else; read it again.", id, rowVersion, current.RowVersion);
     }
 
-    public async Task<FormDefinition> PublishAsync(Guid id, EventContext? context = null, CancellationToken cancellationToken = default)
+    public Task<FormDefinition> PublishAsync(Guid id, EventContext? context = null, CancellationToken cancellationToken = default) =>
+        PliersTelemetry.TraceAsync("definitions.publish", () => PublishCoreAsync(id, context, cancellationToken));
+
+    private async Task<FormDefinition> PublishCoreAsync(Guid id, EventContext? context, CancellationToken cancellationToken)
     {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
@@ -133,7 +142,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
                 }
 
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                _events.Announce();
+                _events.Announce(previous is null ? 1 : 2);
                 return published ?? throw new InvalidOperationException("The publish returned no row.");
             }
         }
@@ -257,7 +266,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
                 }
 
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                _events.Announce();
+                _events.Announce(1);
                 return row;
             }
         }

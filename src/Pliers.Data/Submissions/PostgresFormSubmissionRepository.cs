@@ -35,10 +35,10 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     }
 
     public Task<FormSubmission> CreateAsync(string formName, JsonElement data, EventContext? context = null, CancellationToken cancellationToken = default) =>
-        CreateCoreAsync($"select id, version, status, definition -> 'schema', name from {_definitions} where name = @key and status = 'active' for share", P("key", FormName(formName)), formName, data, context, cancellationToken);
+        PliersTelemetry.TraceAsync("submissions.create", () => CreateCoreAsync($"select id, version, status, definition -> 'schema', name from {_definitions} where name = @key and status = 'active' for share", P("key", FormName(formName)), formName, data, context, cancellationToken));
 
     public Task<FormSubmission> CreateAsync(Guid formDefinitionId, JsonElement data, EventContext? context = null, CancellationToken cancellationToken = default) =>
-        CreateCoreAsync($"select id, version, status, definition -> 'schema', name from {_definitions} where id = @key for share", P("key", formDefinitionId), formDefinitionId.ToString(), data, context, cancellationToken);
+        PliersTelemetry.TraceAsync("submissions.create", () => CreateCoreAsync($"select id, version, status, definition -> 'schema', name from {_definitions} where id = @key for share", P("key", formDefinitionId), formDefinitionId.ToString(), data, context, cancellationToken));
 
     private async Task<FormSubmission> CreateCoreAsync(string lookup, NpgsqlParameter key, string what, JsonElement data, EventContext? context, CancellationToken cancellationToken)
     {
@@ -64,14 +64,17 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                     batch.BatchCommands.Add(_events.AppendCommand(id, AggregateType, [Event("form.submission.created", context, new { FormDefinitionId = definition.Id, FormVersion = definition.Version, Form = definition.Name })]));
                     var row = await ReadFirstAsync(batch, cancellationToken).ConfigureAwait(false);
                     await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                    _events.Announce();
+                    _events.Announce(1);
                     return row;
                 }
             }
         }
     }
 
-    public async Task<FormSubmission> UpdateDataAsync(Guid id, uint rowVersion, JsonElement data, EventContext? context = null, CancellationToken cancellationToken = default)
+    public Task<FormSubmission> UpdateDataAsync(Guid id, uint rowVersion, JsonElement data, EventContext? context = null, CancellationToken cancellationToken = default) =>
+        PliersTelemetry.TraceAsync("submissions.update", () => UpdateDataCoreAsync(id, rowVersion, data, context, cancellationToken));
+
+    private async Task<FormSubmission> UpdateDataCoreAsync(Guid id, uint rowVersion, JsonElement data, EventContext? context, CancellationToken cancellationToken)
     {
         var json = CheckDocument(data, string.Empty);
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -97,14 +100,17 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                     batch.BatchCommands.Add(_events.AppendCommand(id, AggregateType, [Event("form.submission.updated", context, new { current.Submission.FormDefinitionId, current.Submission.FormVersion })]));
                     var row = await ReadFirstAsync(batch, cancellationToken).ConfigureAwait(false);
                     await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                    _events.Announce();
+                    _events.Announce(1);
                     return row;
                 }
             }
         }
     }
 
-    public async Task<FormSubmission> ChangeStatusAsync(Guid id, uint rowVersion, SubmissionStatus status, EventContext? context = null, CancellationToken cancellationToken = default)
+    public Task<FormSubmission> ChangeStatusAsync(Guid id, uint rowVersion, SubmissionStatus status, EventContext? context = null, CancellationToken cancellationToken = default) =>
+        PliersTelemetry.TraceAsync("submissions.status", () => ChangeStatusCoreAsync(id, rowVersion, status, context, cancellationToken));
+
+    private async Task<FormSubmission> ChangeStatusCoreAsync(Guid id, uint rowVersion, SubmissionStatus status, EventContext? context, CancellationToken cancellationToken)
     {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
@@ -133,7 +139,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                     batch.BatchCommands.Add(_events.AppendCommand(id, AggregateType, [Event("form.submission." + Name(status), context, new { From = Name(current.Status), To = Name(status) })]));
                     var row = await ReadFirstAsync(batch, cancellationToken).ConfigureAwait(false);
                     await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                    _events.Announce();
+                    _events.Announce(1);
                     return row;
                 }
             }
@@ -158,7 +164,10 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         return null;
     }
 
-    public async Task<Page<FormSubmission>> QueryAsync(SubmissionQuery query, CancellationToken cancellationToken = default)
+    public Task<Page<FormSubmission>> QueryAsync(SubmissionQuery query, CancellationToken cancellationToken = default) =>
+        PliersTelemetry.TraceAsync("submissions.query", () => QueryCoreAsync(query, cancellationToken));
+
+    private async Task<Page<FormSubmission>> QueryCoreAsync(SubmissionQuery query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         if (query.PageSize is < 1 or > 500)
@@ -284,7 +293,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                 }
 
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                _events.Announce();
+                _events.Announce(items.Length);
                 return items.Length;
             }
         }

@@ -1,0 +1,73 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
+using Pliers.Data.Migrations;
+
+namespace Pliers.Data.Hosting;
+
+/// <summary>
+/// Unhealthy when PostgreSQL cannot be reached; Degraded when Pliers migrations are pending or the schema drifted
+/// from what they declare (the drift check runs at most once per <see cref="DriftInterval"/>); Healthy otherwise.
+/// </summary>
+internal sealed class PliersHealthCheck(PliersMigrator migrator) : IHealthCheck
+{
+    internal static readonly TimeSpan DriftInterval = TimeSpan.FromMinutes(1);
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private (DateTime At, PliersSchemaVerification Result)? _lastDrift;
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var status = await migrator.GetStatusAsync(cancellationToken).ConfigureAwait(false);
+            var data = new Dictionary<string, object> { ["version"] = status.CurrentVersion, ["pending"] = status.Pending.Count };
+            if (status.Pending.Count > 0)
+            {
+                return HealthCheckResult.Degraded($"{status.Pending.Count} Pliers migration(s) pending: {string.Join(", ", status.Pending.Select(m => m.Version))}.", data: data);
+            }
+
+            var drift = await DriftAsync(cancellationToken).ConfigureAwait(false);
+            if (!drift.IsMatch)
+            {
+                data["differences"] = drift.Differences.Count;
+                return HealthCheckResult.Degraded($"The Pliers schema drifted from its migrations: {string.Join("; ", drift.Differences.Take(5).Select(d => $"{d.Change} {d.Kind} {d.Name}"))}.", data: data);
+            }
+
+            return HealthCheckResult.Healthy($"Pliers schema at version {status.CurrentVersion}.", data);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            // The message of an NpgsqlException never carries the password.
+            return new HealthCheckResult(context.Registration.FailureStatus, "PostgreSQL is unreachable: " + e.Message);
+        }
+    }
+
+    private async Task<PliersSchemaVerification> DriftAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_lastDrift is { } last && DateTime.UtcNow - last.At < DriftInterval && last.Result.IsMatch)
+            {
+                return last.Result;
+            }
+
+            var result = await migrator.VerifyAsync(cancellationToken).ConfigureAwait(false);
+            _lastDrift = (DateTime.UtcNow, result);
+            return result;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}
+
+/// <summary>Applies the Pliers migrations when the host starts (opt in with <c>AddPliersMigrationsOnStartup</c>).</summary>
+internal sealed class PliersMigrationHostedService(IServiceProvider services) : Microsoft.Extensions.Hosting.IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => services.MigratePliersDatabaseAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Pliers.Data.Events;
+using Pliers.Data.Forms;
+using Pliers.Data.Submissions;
+using Pliers.Data.Tests.Infrastructure;
+
+namespace Pliers.Data.Tests.Hosting;
+
+public sealed class HostingTests(PostgresFixture postgres)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static async Task<HealthReport> CheckAsync(IServiceProvider services) =>
+        await services.GetRequiredService<HealthCheckService>().CheckHealthAsync(Ct);
+
+    private ServiceProvider Build(string schema, string? connectionString = null) =>
+        new ServiceCollection()
+            .AddLogging()
+            .AddPliersData(o =>
+            {
+                o.ConnectionString = connectionString ?? postgres.ConnectionString;
+                o.Schema = schema;
+            })
+            .AddPliersMigrationsOnStartup()
+            .AddHealthChecks().AddPliersData(tags: ["ready"]).Services
+            .BuildServiceProvider();
+
+    [Fact]
+    public async Task The_health_check_is_degraded_until_migrated_healthy_after_and_degraded_on_drift()
+    {
+        var schema = PostgresFixture.NewSchemaName("hc");
+        await using var services = Build(schema);
+        try
+        {
+            var pending = await CheckAsync(services);
+            Assert.Equal(HealthStatus.Degraded, pending.Status);
+            Assert.Contains("pending", pending.Entries["pliers-data"].Description, StringComparison.Ordinal);
+
+            // The opt-in hosted service migrates when the host starts.
+            foreach (var hosted in services.GetServices<IHostedService>())
+            {
+                await hosted.StartAsync(Ct);
+            }
+
+            Assert.Equal(HealthStatus.Healthy, (await CheckAsync(services)).Status);
+
+            await postgres.ExecuteAsync($"drop index \"{schema}\".form_submissions_title_idx");
+            await using var fresh = Build(schema); // a new check instance: no cached drift result
+            var drifted = await CheckAsync(fresh);
+            Assert.Equal(HealthStatus.Degraded, drifted.Status);
+            Assert.Contains("form_submissions_title_idx", drifted.Entries["pliers-data"].Description, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await postgres.ExecuteAsync($"drop schema if exists \"{schema}\" cascade");
+        }
+    }
+
+    [Fact]
+    public async Task The_health_check_is_unhealthy_when_the_server_is_unreachable_and_never_shows_the_password()
+    {
+        await using var services = Build("pliers", "Host=127.0.0.1;Port=1;Username=x;Password=very-secret;Timeout=2");
+        var report = await CheckAsync(services);
+        Assert.Equal(HealthStatus.Unhealthy, report.Status);
+        Assert.DoesNotContain("very-secret", report.Entries["pliers-data"].Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Appends_validation_failures_and_conflicts_are_measured_and_traced()
+    {
+        var measurements = new List<(string Instrument, double Value)>();
+        using var meterListener = new MeterListener();
+        meterListener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == "Pliers.Data")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        meterListener.SetMeasurementEventCallback<long>((instrument, value, _, _) => { lock (measurements) { measurements.Add((instrument.Name, value)); } });
+        meterListener.SetMeasurementEventCallback<double>((instrument, value, _, _) => { lock (measurements) { measurements.Add((instrument.Name, value)); } });
+        meterListener.Start();
+        var activities = new List<string>();
+        using var activityListener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Pliers.Data",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+            ActivityStopped = a => { lock (activities) { activities.Add(a.DisplayName); } },
+        };
+        ActivitySource.AddActivityListener(activityListener);
+
+        await using var host = await PliersHost.MigratedAsync(postgres);
+        var store = host.Services.GetRequiredService<IEventStore>();
+        var stream = Guid.NewGuid();
+        await store.AppendAsync(stream, "t", 0, [NewEvent.FromJson("e", "{}"), NewEvent.FromJson("e", "{}")], Ct);
+        await Assert.ThrowsAsync<PliersConcurrencyException>(() => store.AppendAsync(stream, "t", 0, [NewEvent.FromJson("e", "{}")], Ct));
+        var forms = host.Services.GetRequiredService<IFormDefinitionRepository>();
+        var draft = await forms.CreateAsync("measured", JsonDocument.Parse("""{"schema": {"type": "object", "required": ["a"]}}""").RootElement, null, Ct);
+        await forms.PublishAsync(draft.Id, null, Ct);
+        await Assert.ThrowsAsync<PliersValidationException>(() => host.Services.GetRequiredService<IFormSubmissionRepository>().CreateAsync("measured", JsonDocument.Parse("{}").RootElement, null, Ct));
+        meterListener.RecordObservableInstruments();
+
+        lock (measurements)
+        {
+            Assert.True(measurements.Where(m => m.Instrument == "pliers.events.appended").Sum(m => m.Value) >= 4); // 2 + created + published
+            Assert.Contains(measurements, m => m.Instrument == "pliers.concurrency.conflicts");
+            Assert.Contains(measurements, m => m.Instrument == "pliers.validation.failures");
+            Assert.Contains(measurements, m => m.Instrument == "pliers.operation.duration");
+        }
+
+        lock (activities)
+        {
+            Assert.Contains("pliers events.append", activities);
+            Assert.Contains("pliers submissions.create", activities);
+        }
+    }
+}
