@@ -15,6 +15,13 @@ public sealed class PliersDataOptions
     public string? ConnectionString { get; set; }
 
     /// <summary>
+    /// Gets or sets the key of a keyed <see cref="Npgsql.NpgsqlDataSource"/> the host registered
+    /// (<c>AddKeyedSingleton</c> or Npgsql's <c>AddNpgsqlDataSource(..., serviceKey: ...)</c>) for Pliers to use.
+    /// When null, an unkeyed data source the host registered is reused, else one is built from <see cref="ConnectionString"/>.
+    /// </summary>
+    public object? DataSourceKey { get; set; }
+
+    /// <summary>
     /// Gets or sets the schema that holds every Pliers object, including the migration version table.
     /// It must be a lower-case identifier (<c>[a-z_][a-z0-9_]*</c>, at most 63 characters, not starting with <c>pg_</c>).
     /// </summary>

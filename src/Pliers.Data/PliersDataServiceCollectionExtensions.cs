@@ -91,7 +91,10 @@ public static class PliersDataServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<PliersDataOptions>>().Value;
-            return new PliersDatabase(sp.GetRequiredService<NpgsqlDataSource>(), options.Schema, options.ConnectionString);
+            var dataSource = options.DataSourceKey is { } key
+                ? sp.GetRequiredKeyedService<NpgsqlDataSource>(key)
+                : sp.GetRequiredService<NpgsqlDataSource>();
+            return new PliersDatabase(dataSource, options.Schema, options.ConnectionString);
         });
         services.TryAddSingleton(sp => new PostgresEventStore(sp.GetRequiredService<PliersDatabase>()));
         services.TryAddSingleton<IEventStore>(sp => sp.GetRequiredService<PostgresEventStore>());

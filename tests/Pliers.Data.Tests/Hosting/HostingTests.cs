@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Text.Json;
@@ -118,5 +119,62 @@ public sealed class HostingTests(PostgresFixture postgres)
             Assert.Contains("pliers events.append", activities);
             Assert.Contains("pliers submissions.create", activities);
         }
+    }
+}
+
+public sealed class RegistrationTests(PostgresFixture postgres)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_keyed_data_source_the_host_registered_is_the_one_Pliers_uses()
+    {
+        var schema = PostgresFixture.NewSchemaName("keyed");
+        await using var keyed = Npgsql.NpgsqlDataSource.Create(new Npgsql.NpgsqlConnectionStringBuilder(postgres.ConnectionString) { ApplicationName = "pliers-keyed" }.ConnectionString);
+        await using var services = new ServiceCollection()
+            .AddKeyedSingleton("forms-db", keyed)
+            .AddPliersData(o =>
+            {
+                o.ConnectionString = postgres.ConnectionString; // FluentMigrator opens its own connections
+                o.Schema = schema;
+                o.DataSourceKey = "forms-db";
+            })
+            .BuildServiceProvider();
+        try
+        {
+            await services.MigratePliersDatabaseAsync(Ct);
+            var store = services.GetRequiredService<IEventStore>();
+            await store.AppendAsync(Guid.NewGuid(), "t", 0, [NewEvent.FromJson("e", "{}")], Ct);
+            // The pooled connection the append used stays open under the keyed source's application name.
+            Assert.True(await postgres.ScalarAsync<long>("select count(*) from pg_stat_activity where application_name = 'pliers-keyed'") >= 1);
+            Assert.Equal(1L, await postgres.ScalarAsync<long>($"select count(*) from \"{schema}\".events"));
+        }
+        finally
+        {
+            await postgres.ExecuteAsync($"drop schema if exists \"{schema}\" cascade");
+        }
+    }
+
+    [Fact]
+    public void Options_bind_from_configuration_and_are_validated_at_start_up()
+    {
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Pliers:ConnectionString"] = "Host=127.0.0.1",
+                ["Pliers:Schema"] = "forms_data",
+                ["Pliers:MaxDocumentBytes"] = "2048",
+            })
+            .Build();
+        using var services = new ServiceCollection().AddPliersData(configuration.GetSection("Pliers")).BuildServiceProvider();
+        var options = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<PliersDataOptions>>().Value;
+        Assert.Equal("forms_data", options.Schema);
+        Assert.Equal(2048, options.MaxDocumentBytes);
+
+        var bad = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Pliers:Schema"] = "Robert'); drop table students;--" })
+            .Build();
+        using var refused = new ServiceCollection().AddPliersData(bad.GetSection("Pliers")).BuildServiceProvider();
+        Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => refused.GetRequiredService<Microsoft.Extensions.Options.IOptions<PliersDataOptions>>().Value);
     }
 }
