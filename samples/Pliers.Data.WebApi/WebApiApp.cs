@@ -1,0 +1,67 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+using Pliers.Data;
+using Pliers.Data.Events;
+using Pliers.Data.Forms;
+using Pliers.Data.Submissions;
+
+namespace Pliers.Data.WebApi;
+
+/// <summary>The sample's minimal API: forms, submissions, events and health over Pliers.Data.</summary>
+public static class WebApiApp
+{
+    /// <summary>Request body for creating a form.</summary>
+    public sealed record CreateForm(string Name, JsonElement Definition);
+
+    /// <summary>Builds the application; configuration section "Pliers" holds the connection string and schema.</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        configure?.Invoke(builder);
+        builder.Services.AddProblemDetails();
+        builder.Services.AddPliersData(builder.Configuration.GetSection("Pliers"));
+        builder.Services.AddPliersMigrationsOnStartup();
+        builder.Services.AddHealthChecks().AddPliersData();
+
+        var app = builder.Build();
+        app.UseExceptionHandler(handler => handler.Run(async context =>
+        {
+            var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+            var result = error switch
+            {
+                PliersValidationException v => Results.ValidationProblem(
+                    v.Errors.GroupBy(e => e.Path.Length == 0 ? "/" : e.Path).ToDictionary(g => g.Key, g => g.Select(e => $"{e.Keyword}: {e.Message}").ToArray()),
+                    title: v.Message),
+                PliersNotFoundException n => Results.Problem(n.Message, statusCode: StatusCodes.Status404NotFound),
+                PliersConflictException c => Results.Problem(c.Message, statusCode: StatusCodes.Status409Conflict, title: c.Rule),
+                PliersConcurrencyException c => Results.Problem(c.Message, statusCode: StatusCodes.Status409Conflict, title: "concurrency"),
+                BadHttpRequestException or JsonException => Results.Problem("The request body is not valid JSON.", statusCode: StatusCodes.Status400BadRequest),
+                _ => Results.Problem("Unexpected error.", statusCode: StatusCodes.Status500InternalServerError),
+            };
+            await result.ExecuteAsync(context);
+        }));
+
+        app.MapPost("/forms", async (CreateForm body, IFormDefinitionRepository forms, CancellationToken ct) =>
+        {
+            var created = await forms.CreateAsync(body.Name, body.Definition, null, ct);
+            return Results.Created($"/forms/{created.Id}", created);
+        });
+        app.MapPost("/forms/{id:guid}/publish", async (Guid id, IFormDefinitionRepository forms, CancellationToken ct) =>
+            Results.Ok(await forms.PublishAsync(id, null, ct)));
+        app.MapGet("/forms/{name}/active", async (string name, IFormDefinitionRepository forms, CancellationToken ct) =>
+            await forms.GetActiveAsync(name, ct) is { } form ? Results.Ok(form) : Results.NotFound());
+        app.MapPost("/forms/{name}/submissions", async (string name, JsonElement data, IFormSubmissionRepository submissions, CancellationToken ct) =>
+        {
+            var created = await submissions.CreateAsync(name, data, null, ct);
+            return Results.Created($"/submissions/{created.Id}", created);
+        });
+        app.MapGet("/submissions/{id:guid}", async (Guid id, IFormSubmissionRepository submissions, CancellationToken ct) =>
+            await submissions.GetByIdAsync(id, ct) is { } found ? Results.Ok(found) : Results.NotFound());
+        app.MapGet("/submissions", async (string? form, SubmissionStatus? status, string? cursor, int? pageSize, IFormSubmissionRepository submissions, CancellationToken ct) =>
+            Results.Ok(await submissions.QueryAsync(new SubmissionQuery { FormName = form, Status = status, Cursor = cursor, PageSize = pageSize ?? 50 }, ct)));
+        app.MapGet("/events/{aggregateId:guid}", (Guid aggregateId, IEventStore events, CancellationToken ct) =>
+            Results.Ok(events.ReadStreamAsync(aggregateId, 1, ct)));
+        app.MapHealthChecks("/health");
+        return app;
+    }
+}

@@ -1,0 +1,75 @@
+using Microsoft.Extensions.Logging;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Pliers.Data.Tests.Infrastructure;
+using Pliers.Data.WebApi;
+
+namespace Pliers.Data.Tests.Samples;
+
+/// <summary>The web sample, run on 127.0.0.1 with Kestrel and driven over HTTP.</summary>
+public sealed class WebApiTests(PostgresFixture postgres)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Create_publish_submit_query_read_events_and_health_over_http()
+    {
+        var schema = PostgresFixture.NewSchemaName("web");
+        await using var app = WebApiApp.Build(["--urls", "http://127.0.0.1:0"], builder =>
+        {
+            builder.Configuration["Pliers:ConnectionString"] = postgres.ConnectionString;
+            builder.Configuration["Pliers:Schema"] = schema;
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        });
+        try
+        {
+            await app.StartAsync(Ct);
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            using var http = new HttpClient { BaseAddress = new Uri(address) };
+
+            var created = await http.PostAsJsonAsync("/forms", new { name = "web-intake", definition = JsonDocument.Parse("""{"schema": {"type": "object", "required": ["email"], "properties": {"email": {"type": "string", "pattern": "@"}, "age": {"type": "integer", "minimum": 0}}}}""").RootElement }, Ct);
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            var form = await created.Content.ReadFromJsonAsync<JsonElement>(Ct);
+            var formId = form.GetProperty("id").GetGuid();
+
+            Assert.Equal(HttpStatusCode.OK, (await http.PostAsync($"/forms/{formId}/publish", null, Ct)).StatusCode);
+            var again = await http.PostAsync($"/forms/{formId}/publish", null, Ct);
+            Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+            Assert.Equal("application/problem+json", again.Content.Headers.ContentType?.MediaType);
+
+            var submitted = await http.PostAsJsonAsync("/forms/web-intake/submissions", new { email = "ada@example.org", age = 36 }, Ct);
+            Assert.Equal(HttpStatusCode.Created, submitted.StatusCode);
+            var submissionId = (await submitted.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetGuid();
+
+            var invalid = await http.PostAsJsonAsync("/forms/web-intake/submissions", new { email = "nope", age = -1 }, Ct);
+            Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+            var problem = await invalid.Content.ReadFromJsonAsync<JsonElement>(Ct);
+            var errors = problem.GetProperty("errors");
+            Assert.True(errors.TryGetProperty("/email", out _));
+            Assert.True(errors.TryGetProperty("/age", out _));
+
+            Assert.Equal(HttpStatusCode.NotFound, (await http.PostAsJsonAsync("/forms/unknown/submissions", new { email = "a@b" }, Ct)).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"/submissions/{Guid.NewGuid()}", Ct)).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"/submissions/{submissionId}", Ct)).StatusCode);
+
+            var page = await http.GetFromJsonAsync<JsonElement>("/submissions?form=web-intake", Ct);
+            Assert.Equal(1, page.GetProperty("items").GetArrayLength());
+
+            var events = await http.GetFromJsonAsync<JsonElement>($"/events/{formId}", Ct);
+            Assert.Equal(["form.definition.created", "form.definition.published"], events.EnumerateArray().Select(e => e.GetProperty("eventType").GetString()));
+
+            var health = await http.GetAsync("/health", Ct);
+            Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+            Assert.Equal("Healthy", await health.Content.ReadAsStringAsync(Ct));
+        }
+        finally
+        {
+            await app.StopAsync(Ct);
+            await postgres.ExecuteAsync($"drop schema if exists \"{schema}\" cascade");
+        }
+    }
+}
