@@ -73,7 +73,17 @@ public sealed class CliTests(PostgresFixture postgres)
     {
         // The CLI reads the variable only when --connection is absent; run it as a child process so the
         // test never changes this process's environment.
-        var cli = typeof(CliApp).Assembly.Location;
+        // Run the tool from its own build output: the test folder shares ASP.NET Core's framework (for the web
+        // sample), so the Microsoft.Extensions assemblies the tool carries are not copied beside the tests.
+        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
+        var repository = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(repository.FullName, "Pliers.Data.sln")))
+        {
+            repository = repository.Parent!;
+        }
+
+        var cli = Path.Combine(repository.FullName, "src", "Pliers.Data.Cli", "bin", configuration, "net10.0", "pliers-data.dll");
+
         var start = new System.Diagnostics.ProcessStartInfo("dotnet", [cli, "status", "--schema", "pliers_env_probe"])
         {
             RedirectStandardOutput = true,
