@@ -54,7 +54,7 @@ if (string.IsNullOrWhiteSpace(connection))
 try
 {
     await using var events = new EventScenarios();
-    IScenario[] scenarios = [new MigrationsUpScenario(), events, new ValidationDbScenario(), new FormScenarios()];
+    IScenario[] scenarios = [new MigrationsUpScenario(), events, new ValidationDbScenario(), new FormScenarios(), new PoolScenario()];
     var context = new BenchmarkContext(connection, quick, Console.Out);
     var results = new List<BenchmarkResult>();
     var total = Stopwatch.StartNew();

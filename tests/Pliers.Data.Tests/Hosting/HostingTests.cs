@@ -178,3 +178,35 @@ public sealed class RegistrationTests(PostgresFixture postgres)
         Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => refused.GetRequiredService<Microsoft.Extensions.Options.IOptions<PliersDataOptions>>().Value);
     }
 }
+
+public sealed class PoolTests(PostgresFixture postgres)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task An_exhausted_pool_is_a_clear_timeout_naming_the_pool_size_never_a_hang()
+    {
+        await using var host = await PliersHost.MigratedAsync(postgres);
+        var tiny = new Npgsql.NpgsqlConnectionStringBuilder(postgres.ConnectionString) { MaxPoolSize = 1, Timeout = 1 }.ConnectionString;
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(tiny);
+        await using var services = new ServiceCollection()
+            .AddSingleton(dataSource)
+            .AddPliersData(o =>
+            {
+                o.ConnectionString = tiny;
+                o.Schema = host.Schema;
+            })
+            .BuildServiceProvider();
+        var store = services.GetRequiredService<IEventStore>();
+        await using var held = await dataSource.OpenConnectionAsync(Ct); // the only connection
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var error = await Assert.ThrowsAnyAsync<Npgsql.NpgsqlException>(() => store.GetStreamVersionAsync(Guid.NewGuid(), Ct));
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), "the wait is bounded by the pool timeout");
+        Assert.Contains("Max Pool Size", error.Message, StringComparison.Ordinal);
+        Assert.Contains("1", error.Message, StringComparison.Ordinal);
+
+        await held.CloseAsync();
+        Assert.Equal(0, await store.GetStreamVersionAsync(Guid.NewGuid(), Ct));
+    }
+}
