@@ -57,6 +57,7 @@ public sealed class TestPostgres : IAsyncDisposable
 {
     private const string ClusterFolderName = "pliers-test-postgres";
     private readonly Func<ValueTask>? _stop;
+    private LocalInfo? _local;
 
     private TestPostgres(string connectionString, TestPostgresSource source, Func<ValueTask>? stop)
     {
@@ -152,6 +153,20 @@ public sealed class TestPostgres : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts a streaming standby of this server (pg_basebackup -R from the local binaries) on a port of its own;
+    /// only for a <see cref="TestPostgresSource.LocalBinaries"/> server. Dispose the standby before this server.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>The standby, read-only, following this server.</returns>
+    /// <exception cref="NotSupportedException">This server was not started from the local binaries.</exception>
+    public Task<TestPostgres> StartStandbyAsync(CancellationToken cancellationToken = default) =>
+        _local is { } info
+            ? LocalCluster.StartStandbyAsync(this, info, cancellationToken)
+            : throw new NotSupportedException("A standby can only be started for a cluster started from the local binaries.");
+
+    private sealed record LocalInfo(string BinDir, bool RunAsPostgres, string Password, TestPostgresOptions Options);
+
     private static bool DockerMayBeAvailable() =>
         !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DOCKER_HOST")) || File.Exists("/var/run/docker.sock");
 
@@ -171,15 +186,8 @@ public sealed class TestPostgres : IAsyncDisposable
             Directory.CreateDirectory(root);
             await SweepStaleClustersAsync(root, binDir, runAsPostgres).ConfigureAwait(false);
 
-            var folder = Path.Combine(root, $"{Environment.ProcessId}-{Guid.NewGuid():N}"[..24]);
+            var folder = await NewFolderAsync(root, runAsPostgres, cancellationToken).ConfigureAwait(false);
             var data = Path.Combine(folder, "data");
-            Directory.CreateDirectory(folder);
-            await File.WriteAllTextAsync(Path.Combine(folder, "owner"), OwnerStamp(Environment.ProcessId), cancellationToken).ConfigureAwait(false);
-            if (runAsPostgres)
-            {
-                await RunAsync("chown", ["-R", "postgres", folder], false, cancellationToken).ConfigureAwait(false);
-            }
-
             try
             {
                 // Local socket logins are trusted (for pg_ctl); TCP logins need the password, as in production.
@@ -193,60 +201,106 @@ public sealed class TestPostgres : IAsyncDisposable
 
                 await RunAsync(Path.Combine(binDir, "initdb"), ["-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile", passwordFile, "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"], runAsPostgres, cancellationToken).ConfigureAwait(false);
                 File.Delete(passwordFile);
-                var settings = new StringBuilder($"-c listen_addresses=127.0.0.1 -k {folder} -c max_connections={options.MaxConnections}");
-                if (options.FastUnsafe)
-                {
-                    settings.Append(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
-                }
-
-                int port = 0;
-                for (var attempt = 1; ; attempt++)
-                {
-                    port = FreePort();
-                    try
-                    {
-                        await RunAsync(Path.Combine(binDir, "pg_ctl"), ["start", "-D", data, "-w", "-t", "60", "-l", Path.Combine(folder, "server.log"), "-o", $"-p {port} {settings}"], runAsPostgres, cancellationToken).ConfigureAwait(false);
-                        break;
-                    }
-                    catch (InvalidOperationException) when (attempt < 3)
-                    {
-                        // Another process took the port between our probe and the server's bind; try another.
-                    }
-                }
-
-                var watchdog = StartWatchdog(binDir, data, folder, runAsPostgres);
-                options.Log?.WriteLine($"PostgreSQL: started a local cluster from {binDir} on port {port} in {folder}");
-                var connectionString = new NpgsqlConnectionStringBuilder
-                {
-                    Host = "127.0.0.1",
-                    Port = port,
-                    Username = "postgres",
-                    Password = password,
-                    Database = "postgres",
-                }.ConnectionString;
-                return new TestPostgres(connectionString, TestPostgresSource.LocalBinaries, async () =>
-                {
-                    NpgsqlConnection.ClearAllPools();
-                    try
-                    {
-                        await RunAsync(Path.Combine(binDir, "pg_ctl"), ["stop", "-D", data, "-m", "fast", "-w", "-t", "30"], runAsPostgres, CancellationToken.None).ConfigureAwait(false);
-                    }
-                    catch (InvalidOperationException)
-                    {
-                        await RunAsync(Path.Combine(binDir, "pg_ctl"), ["stop", "-D", data, "-m", "immediate", "-w"], runAsPostgres, CancellationToken.None).ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        TryKill(watchdog);
-                        TryDelete(folder);
-                    }
-                });
+                return await LaunchAsync(new LocalInfo(binDir, runAsPostgres, password, options), folder, "local cluster", cancellationToken).ConfigureAwait(false);
             }
             catch
             {
                 TryDelete(folder);
                 throw;
             }
+        }
+
+        /// <summary>Copies a running local primary with pg_basebackup -R and starts the copy as a streaming standby.</summary>
+        public static async Task<TestPostgres> StartStandbyAsync(TestPostgres primary, LocalInfo info, CancellationToken cancellationToken)
+        {
+            var root = Path.Combine(Path.GetTempPath(), ClusterFolderName);
+            var folder = await NewFolderAsync(root, info.RunAsPostgres, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var port = new NpgsqlConnectionStringBuilder(primary.ConnectionString).Port;
+                await RunAsync(
+                    "env",
+                    ["PGPASSWORD=" + info.Password, Path.Combine(info.BinDir, "pg_basebackup"), "-h", "127.0.0.1", "-p", port.ToString(CultureInfo.InvariantCulture), "-U", "postgres", "-D", Path.Combine(folder, "data"), "-R", "-X", "stream", "--no-sync"],
+                    info.RunAsPostgres,
+                    cancellationToken).ConfigureAwait(false);
+                return await LaunchAsync(info, folder, "streaming standby", cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                TryDelete(folder);
+                throw;
+            }
+        }
+
+        private static async Task<string> NewFolderAsync(string root, bool runAsPostgres, CancellationToken cancellationToken)
+        {
+            var folder = Path.Combine(root, $"{Environment.ProcessId}-{Guid.NewGuid():N}"[..24]);
+            Directory.CreateDirectory(folder);
+            await File.WriteAllTextAsync(Path.Combine(folder, "owner"), OwnerStamp(Environment.ProcessId), cancellationToken).ConfigureAwait(false);
+            if (runAsPostgres)
+            {
+                await RunAsync("chown", ["-R", "postgres", folder], false, cancellationToken).ConfigureAwait(false);
+            }
+
+            return folder;
+        }
+
+        /// <summary>Starts the cluster in folder/data on a free port, with a watchdog, and wraps it.</summary>
+        private static async Task<TestPostgres> LaunchAsync(LocalInfo info, string folder, string what, CancellationToken cancellationToken)
+        {
+            var (binDir, runAsPostgres, password, options) = info;
+            var data = Path.Combine(folder, "data");
+            var settings = new StringBuilder($"-c listen_addresses=127.0.0.1 -k {folder} -c max_connections={options.MaxConnections}");
+            if (options.FastUnsafe)
+            {
+                settings.Append(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+            }
+
+            int port = 0;
+            for (var attempt = 1; ; attempt++)
+            {
+                port = FreePort();
+                try
+                {
+                    await RunAsync(Path.Combine(binDir, "pg_ctl"), ["start", "-D", data, "-w", "-t", "60", "-l", Path.Combine(folder, "server.log"), "-o", $"-p {port} {settings}"], runAsPostgres, cancellationToken).ConfigureAwait(false);
+                    break;
+                }
+                catch (InvalidOperationException) when (attempt < 3)
+                {
+                    // Another process took the port between our probe and the server's bind; try another.
+                }
+            }
+
+            var watchdog = StartWatchdog(binDir, data, folder, runAsPostgres);
+            options.Log?.WriteLine($"PostgreSQL: started a {what} from {binDir} on port {port} in {folder}");
+            var connectionString = new NpgsqlConnectionStringBuilder
+            {
+                Host = "127.0.0.1",
+                Port = port,
+                Username = "postgres",
+                Password = password,
+                Database = "postgres",
+            }.ConnectionString;
+            return new TestPostgres(connectionString, TestPostgresSource.LocalBinaries, async () =>
+            {
+                NpgsqlConnection.ClearAllPools();
+                try
+                {
+                    await RunAsync(Path.Combine(binDir, "pg_ctl"), ["stop", "-D", data, "-m", "fast", "-w", "-t", "30"], runAsPostgres, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (InvalidOperationException)
+                {
+                    await RunAsync(Path.Combine(binDir, "pg_ctl"), ["stop", "-D", data, "-m", "immediate", "-w"], runAsPostgres, CancellationToken.None).ConfigureAwait(false);
+                }
+                finally
+                {
+                    TryKill(watchdog);
+                    TryDelete(folder);
+                }
+            })
+            {
+                _local = info,
+            };
         }
 
         private static async Task<string?> FindBinDirAsync(CancellationToken cancellationToken)
@@ -257,7 +311,10 @@ public sealed class TestPostgres : IAsyncDisposable
             {
                 if (HasBinaries(dir))
                 {
-                    return dir;
+                    // PATH often holds symlinks (Debian's /usr/local/bin -> /usr/lib/postgresql/15/bin); the real
+                    // folder also has pg_basebackup and the other tools.
+                    var real = Path.GetDirectoryName(new FileInfo(Path.Combine(dir, "initdb")).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? string.Empty);
+                    return !string.IsNullOrEmpty(real) && HasBinaries(real) ? real : dir;
                 }
             }
 

@@ -22,6 +22,13 @@ public sealed class PliersDataOptions
     public object? DataSourceKey { get; set; }
 
     /// <summary>
+    /// Gets or sets an optional connection string for reads, typically Npgsql multi-host with a standby preferred
+    /// (<c>Host=primary:5432,standby:5432;Target Session Attributes=prefer-standby</c>). Queries use it; writes, and
+    /// the reads a write depends on (read-your-writes), always use the primary. Subscriptions listen on the primary.
+    /// </summary>
+    public string? ReadConnectionString { get; set; }
+
+    /// <summary>
     /// Gets or sets the schema that holds every Pliers object, including the migration version table.
     /// It must be a lower-case identifier (<c>[a-z_][a-z0-9_]*</c>, at most 63 characters, not starting with <c>pg_</c>).
     /// </summary>

@@ -94,7 +94,12 @@ public static class PliersDataServiceCollectionExtensions
             var dataSource = options.DataSourceKey is { } key
                 ? sp.GetRequiredKeyedService<NpgsqlDataSource>(key)
                 : sp.GetRequiredService<NpgsqlDataSource>();
-            return new PliersDatabase(dataSource, options.Schema, options.ConnectionString);
+            return new PliersDatabase(dataSource, options.Schema, options.ConnectionString, sp.GetRequiredService<PliersReadDataSource>().DataSource);
+        });
+        services.TryAddSingleton(sp =>
+        {
+            var read = sp.GetRequiredService<IOptions<PliersDataOptions>>().Value.ReadConnectionString;
+            return new PliersReadDataSource(string.IsNullOrWhiteSpace(read) ? null : NpgsqlDataSource.Create(read));
         });
         services.TryAddSingleton(sp => new PostgresEventStore(sp.GetRequiredService<PliersDatabase>()));
         services.TryAddSingleton<IEventStore>(sp => sp.GetRequiredService<PostgresEventStore>());

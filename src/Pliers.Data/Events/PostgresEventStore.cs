@@ -19,6 +19,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     internal string Table { get; }
 
     private readonly NpgsqlDataSource _dataSource;
+    private readonly NpgsqlDataSource _read;
     private readonly string _schema;
     private readonly AppendSignal _signal;
     private readonly string _append;
@@ -34,6 +35,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     public PostgresEventStore(PliersDatabase database)
     {
         _dataSource = database.DataSource;
+        _read = database.ReadDataSource;
         _schema = database.Schema;
         Table = database.QuotedSchema + ".events";
         _signal = new AppendSignal(database.DataSource, database.Schema);
@@ -290,7 +292,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     /// </summary>
     private async Task ThrowIfRestoredBehindAsync(CancellationToken cancellationToken)
     {
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             await using var command = new NpgsqlCommand(_restoreCheck, connection);
@@ -414,7 +416,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
 
     private async IAsyncEnumerable<StoredEvent> QueryAsync(string sql, Action<NpgsqlParameterCollection> bind, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             await using var command = new NpgsqlCommand(sql, connection);

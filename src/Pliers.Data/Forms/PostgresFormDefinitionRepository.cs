@@ -15,12 +15,14 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
     private const string Columns = "id, name, version, status, definition, created_at, updated_at, xmin";
 
     private readonly NpgsqlDataSource _dataSource;
+    private readonly NpgsqlDataSource _read;
     private readonly PostgresEventStore _events;
     private readonly string _table;
 
     public PostgresFormDefinitionRepository(PliersDatabase database, PostgresEventStore events)
     {
         _dataSource = database.DataSource;
+        _read = database.ReadDataSource;
         _events = events;
         _table = database.QuotedSchema + ".form_definitions";
     }
@@ -34,7 +36,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
     public async Task<FormDefinition> CreateVersionAsync(string name, JsonElement? definition = null, EventContext? context = null, CancellationToken cancellationToken = default)
     {
         name = FormName(name);
-        var versions = await GetVersionsAsync(name, cancellationToken).ConfigureAwait(false);
+        var versions = await QueryAsync(_dataSource, $"select {Columns} from {_table} where name = @name order by version", [P("name", name)], cancellationToken).ConfigureAwait(false);
         if (versions.Count == 0)
         {
             throw new PliersNotFoundException($"There is no form named '{name}'.");
@@ -78,7 +80,8 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
             return updated;
         }
 
-        var current = await GetByIdAsync(id, cancellationToken).ConfigureAwait(false) ?? throw new PliersNotFoundException($"Form definition {id} does not exist.");
+        var current = (await QueryAsync(_dataSource, $"select {Columns} from {_table} where id = @id", [P("id", id)], cancellationToken).ConfigureAwait(false)).SingleOrDefault()
+            ?? throw new PliersNotFoundException($"Form definition {id} does not exist.");
         if (current.Status != FormDefinitionStatus.Draft)
         {
             throw new PliersConflictException($"Form '{current.Name}' version {current.Version} is {Status(current.Status)}; only drafts can be edited. Create a new version instead.", "form_definitions_immutable");
@@ -160,21 +163,22 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
             return archived;
         }
 
-        var current = await GetByIdAsync(id, cancellationToken).ConfigureAwait(false) ?? throw new PliersNotFoundException($"Form definition {id} does not exist.");
+        var current = (await QueryAsync(_dataSource, $"select {Columns} from {_table} where id = @id", [P("id", id)], cancellationToken).ConfigureAwait(false)).SingleOrDefault()
+            ?? throw new PliersNotFoundException($"Form definition {id} does not exist.");
         throw new PliersConflictException($"Form '{current.Name}' version {current.Version} is already archived.", "form_definitions_status_transition");
     }
 
     public async Task<FormDefinition?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default) =>
-        (await QueryAsync($"select {Columns} from {_table} where id = @id", [P("id", id)], cancellationToken).ConfigureAwait(false)).SingleOrDefault();
+        (await QueryAsync(_read, $"select {Columns} from {_table} where id = @id", [P("id", id)], cancellationToken).ConfigureAwait(false)).SingleOrDefault();
 
     public async Task<FormDefinition?> GetAsync(string name, int version, CancellationToken cancellationToken = default) =>
-        (await QueryAsync($"select {Columns} from {_table} where name = @name and version = @version", [P("name", FormName(name)), P("version", version)], cancellationToken).ConfigureAwait(false)).SingleOrDefault();
+        (await QueryAsync(_read, $"select {Columns} from {_table} where name = @name and version = @version", [P("name", FormName(name)), P("version", version)], cancellationToken).ConfigureAwait(false)).SingleOrDefault();
 
     public async Task<FormDefinition?> GetActiveAsync(string name, CancellationToken cancellationToken = default) =>
-        (await QueryAsync($"select {Columns} from {_table} where name = @name and status = 'active'", [P("name", FormName(name))], cancellationToken).ConfigureAwait(false)).SingleOrDefault();
+        (await QueryAsync(_read, $"select {Columns} from {_table} where name = @name and status = 'active'", [P("name", FormName(name))], cancellationToken).ConfigureAwait(false)).SingleOrDefault();
 
     public async Task<IReadOnlyList<FormDefinition>> GetVersionsAsync(string name, CancellationToken cancellationToken = default) =>
-        await QueryAsync($"select {Columns} from {_table} where name = @name order by version", [P("name", FormName(name))], cancellationToken).ConfigureAwait(false);
+        await QueryAsync(_read, $"select {Columns} from {_table} where name = @name order by version", [P("name", FormName(name))], cancellationToken).ConfigureAwait(false);
 
     public async Task<Page<FormDefinition>> ListAsync(FormDefinitionQuery query, CancellationToken cancellationToken = default)
     {
@@ -199,7 +203,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
             parameters.Add(P("prefix", query.NamePrefix));
         }
 
-        var rows = await QueryAsync(sql + " order by name, version limit @limit", [.. parameters], cancellationToken).ConfigureAwait(false);
+        var rows = await QueryAsync(_read, sql + " order by name, version limit @limit", [.. parameters], cancellationToken).ConfigureAwait(false);
         var items = rows.Take(query.PageSize).ToArray();
         return new Page<FormDefinition>(items, rows.Count > query.PageSize ? Cursor(items[^1].Name, items[^1].Version) : null);
 
@@ -283,9 +287,9 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         _ => PostgresErrors.Translate(e),
     };
 
-    private async Task<IReadOnlyList<FormDefinition>> QueryAsync(string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<FormDefinition>> QueryAsync(NpgsqlDataSource dataSource, string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
     {
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             return await QueryAsync(connection, sql, parameters, cancellationToken).ConfigureAwait(false);

@@ -5,9 +5,10 @@ namespace Pliers.Data.Internal;
 /// <summary>The resolved connection settings every Pliers component shares: the data source and the validated schema.</summary>
 internal sealed class PliersDatabase
 {
-    public PliersDatabase(NpgsqlDataSource dataSource, string schema, string? connectionString)
+    public PliersDatabase(NpgsqlDataSource dataSource, string schema, string? connectionString, NpgsqlDataSource? readDataSource = null)
     {
         DataSource = dataSource;
+        ReadDataSource = readDataSource ?? dataSource;
         Schema = SchemaName.EnsureValid(schema);
         QuotedSchema = SchemaName.Quote(schema);
         MigrationConnectionString = string.IsNullOrWhiteSpace(connectionString) ? dataSource.ConnectionString : connectionString;
@@ -15,10 +16,21 @@ internal sealed class PliersDatabase
 
     public NpgsqlDataSource DataSource { get; }
 
+    /// <summary>Where queries go: a replica-preferring data source when one is configured, else <see cref="DataSource"/>.</summary>
+    public NpgsqlDataSource ReadDataSource { get; }
+
     public string Schema { get; }
 
     public string QuotedSchema { get; }
 
     /// <summary>FluentMigrator opens connections of its own and needs a connection string.</summary>
     public string MigrationConnectionString { get; }
+}
+
+/// <summary>The data source built from <see cref="PliersDataOptions.ReadConnectionString"/>, owned (and disposed) by the container.</summary>
+internal sealed class PliersReadDataSource(NpgsqlDataSource? dataSource) : IAsyncDisposable
+{
+    public NpgsqlDataSource? DataSource { get; } = dataSource;
+
+    public ValueTask DisposeAsync() => DataSource?.DisposeAsync() ?? ValueTask.CompletedTask;
 }

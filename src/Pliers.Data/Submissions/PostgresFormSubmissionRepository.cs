@@ -18,6 +18,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     private const string Columns = "id, form_definition_id, form_version, status, data, title, priority, created_at, updated_at, xmin";
 
     private readonly NpgsqlDataSource _dataSource;
+    private readonly NpgsqlDataSource _read;
     private readonly PostgresEventStore _events;
     private readonly SchemaValidator _validator;
     private readonly PliersDataOptions _options;
@@ -27,6 +28,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     public PostgresFormSubmissionRepository(PliersDatabase database, PostgresEventStore events, SchemaValidator validator, PliersDataOptions options)
     {
         _dataSource = database.DataSource;
+        _read = database.ReadDataSource;
         _events = events;
         _validator = validator;
         _options = options;
@@ -198,7 +200,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     {
         ArgumentNullException.ThrowIfNull(query);
         var (where, parameters) = Filter(query, withCursor: false);
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             await using var command = new NpgsqlCommand($"select count(*) from {_table} where {where}", connection);
@@ -518,7 +520,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
 
     private async IAsyncEnumerable<FormSubmission> ReadAsync(string sql, IReadOnlyList<NpgsqlParameter> parameters, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             await using var command = new NpgsqlCommand(sql, connection);
