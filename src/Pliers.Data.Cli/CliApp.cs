@@ -20,6 +20,8 @@ internal static class CliApp
           rollback --to <version> revert down to <version>; 0 removes every Pliers object
           status                  list applied and pending migrations
           verify                  compare the live schema with the migrations; exit 1 on drift
+          seed [--forms N] [--submissions N] [--events N] [--seed N]
+                                  fill a migrated schema with deterministic, realistic data (binary COPY)
 
         options:
           --connection <string>   PostgreSQL connection string (default: $PLIERS_CONNECTION)
@@ -36,12 +38,13 @@ internal static class CliApp
         }
 
         var command = args[0];
-        if (command is not ("migrate" or "rollback" or "status" or "verify"))
+        if (command is not ("migrate" or "rollback" or "status" or "verify" or "seed"))
         {
             return UsageError(error, $"unknown command '{command}'");
         }
 
         string? connection = null, schema = null, to = null;
+        var counts = new Dictionary<string, int> { ["--forms"] = 100, ["--submissions"] = 10_000, ["--events"] = 10_000, ["--seed"] = 20261125 };
         for (var i = 1; i < args.Length; i++)
         {
             var name = args[i];
@@ -51,7 +54,8 @@ internal static class CliApp
                 return Success;
             }
 
-            if (name is not ("--connection" or "--schema" or "--to") || (name == "--to" && command != "rollback"))
+            var isCount = counts.ContainsKey(name) && command == "seed";
+            if ((name is not ("--connection" or "--schema" or "--to") && !isCount) || (name == "--to" && command != "rollback"))
             {
                 return UsageError(error, $"unknown option '{name}' for '{command}'");
             }
@@ -62,6 +66,17 @@ internal static class CliApp
             }
 
             var value = args[++i];
+            if (isCount)
+            {
+                if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var count))
+                {
+                    return UsageError(error, $"{name} must be a non-negative number, not '{value}'");
+                }
+
+                counts[name] = count;
+                continue;
+            }
+
             switch (name)
             {
                 case "--connection": connection = value; break;
@@ -116,6 +131,7 @@ internal static class CliApp
                     "migrate" => await MigrateAsync(services, output, cancellationToken).ConfigureAwait(false),
                     "rollback" => await RollbackAsync(services, toVersion, output, cancellationToken).ConfigureAwait(false),
                     "status" => await StatusAsync(services, output, cancellationToken).ConfigureAwait(false),
+                    "seed" => await SeedAsync(services, new Pliers.Data.Seeding.SeedPlan(counts["--forms"], counts["--submissions"], counts["--events"], counts["--seed"]), output, cancellationToken).ConfigureAwait(false),
                     _ => await VerifyAsync(services, output, error, cancellationToken).ConfigureAwait(false),
                 };
             }
@@ -188,6 +204,20 @@ internal static class CliApp
         }
 
         return Failure;
+    }
+
+    private static async Task<int> SeedAsync(IServiceProvider services, Pliers.Data.Seeding.SeedPlan plan, TextWriter output, CancellationToken cancellationToken)
+    {
+        var status = await services.GetPliersMigrationStatusAsync(cancellationToken).ConfigureAwait(false);
+        if (status.Pending.Count > 0)
+        {
+            throw new PliersDataException($"Schema '{status.Schema}' has {status.Pending.Count} pending migration(s); run 'pliers-data migrate' first.");
+        }
+
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        var (forms, submissions, events) = await services.GetRequiredService<Pliers.Data.Seeding.PliersSeeder>().SeedAsync(plan, cancellationToken).ConfigureAwait(false);
+        output.WriteLine($"schema '{status.Schema}': seeded {forms} forms, {submissions} submissions and {events} events in {stopwatch.Elapsed.TotalSeconds:F1} s (seed {plan.Seed})");
+        return Success;
     }
 
     private static int UsageError(TextWriter error, string message)

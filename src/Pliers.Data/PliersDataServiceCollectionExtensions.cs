@@ -12,6 +12,7 @@ using Pliers.Data.Submissions;
 using Pliers.Data.Validation;
 using Pliers.Data.Internal;
 using Pliers.Data.Migrations;
+using Pliers.Data.Seeding;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -104,6 +105,7 @@ public static class PliersDataServiceCollectionExtensions
         services.TryAddSingleton(sp => new PostgresEventStore(sp.GetRequiredService<PliersDatabase>()));
         services.TryAddSingleton<IEventStore>(sp => sp.GetRequiredService<PostgresEventStore>());
         services.TryAddSingleton<SchemaValidator>();
+        services.TryAddSingleton(sp => new PliersSeeder(sp.GetRequiredService<PliersDatabase>()));
         services.TryAddSingleton<IFormDefinitionRepository>(sp => new PostgresFormDefinitionRepository(sp.GetRequiredService<PliersDatabase>(), sp.GetRequiredService<PostgresEventStore>()));
         services.TryAddSingleton<IFormSubmissionRepository>(sp => new PostgresFormSubmissionRepository(
             sp.GetRequiredService<PliersDatabase>(),
