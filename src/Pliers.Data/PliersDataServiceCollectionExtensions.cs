@@ -102,7 +102,7 @@ public static class PliersDataServiceCollectionExtensions
             var read = sp.GetRequiredService<IOptions<PliersDataOptions>>().Value.ReadConnectionString;
             return new PliersReadDataSource(string.IsNullOrWhiteSpace(read) ? null : NpgsqlDataSource.Create(read));
         });
-        services.TryAddSingleton(sp => new PostgresEventStore(sp.GetRequiredService<PliersDatabase>()));
+        services.TryAddSingleton(sp => new PostgresEventStore(sp.GetRequiredService<PliersDatabase>(), sp.GetService<ILoggerFactory>()?.CreateLogger("Pliers.Data.Events")));
         services.TryAddSingleton<IEventStore>(sp => sp.GetRequiredService<PostgresEventStore>());
         services.TryAddSingleton<SchemaValidator>();
         services.TryAddSingleton(sp => new PliersSeeder(sp.GetRequiredService<PliersDatabase>()));

@@ -32,8 +32,11 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     private readonly string _readAllHead;
     private readonly string _restoreCheck;
 
-    public PostgresEventStore(PliersDatabase database)
+    private readonly Microsoft.Extensions.Logging.ILogger _logger;
+
+    public PostgresEventStore(PliersDatabase database, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
+        _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _dataSource = database.DataSource;
         _read = database.ReadDataSource;
         _schema = database.Schema;
@@ -180,6 +183,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
                 "events_pkey");
         }
 
+        PliersLog.AppendConflict(_logger, aggregateId, expectedVersion.ToString(), actual);
         throw new PliersConcurrencyException(
             $"Stream {aggregateId} is at version {actual}, not at the expected version {expectedVersion}; nothing was written.",
             aggregateId,

@@ -21,6 +21,7 @@ internal sealed class PliersMigrator
 {
     private readonly PliersDatabase _database;
     private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
     private readonly TimeSpan _lockTimeout;
 
     public PliersMigrator(PliersDatabase database, TimeSpan lockTimeout, ILoggerFactory? loggerFactory)
@@ -28,6 +29,7 @@ internal sealed class PliersMigrator
         _database = database;
         _lockTimeout = lockTimeout;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggerFactory.CreateLogger("Pliers.Data.Migrations");
     }
 
     private string Schema => _database.Schema;
@@ -60,6 +62,11 @@ internal sealed class PliersMigrator
                 await RunAsync(runner => runner.MigrateUp(), cancellationToken).ConfigureAwait(false);
                 var after = await ReadAppliedAsync(connection, cancellationToken).ConfigureAwait(false);
                 var applied = after.Keys.Except(before.Keys).Order().ToArray();
+                if (applied.Length > 0)
+                {
+                    PliersLog.Migrated(_logger, Schema, MaxVersion(before), MaxVersion(after), string.Join(", ", applied), stopwatch.ElapsedMilliseconds);
+                }
+
                 return new PliersMigrationResult(Schema, MaxVersion(before), MaxVersion(after), applied, stopwatch.Elapsed);
             },
             cancellationToken).ConfigureAwait(false);
@@ -92,6 +99,11 @@ internal sealed class PliersMigrator
                 }
 
                 var reverted = before.Keys.Except(after.Keys).OrderDescending().ToArray();
+                if (reverted.Length > 0)
+                {
+                    PliersLog.RolledBack(_logger, Schema, MaxVersion(before), MaxVersion(after), string.Join(", ", reverted));
+                }
+
                 return new PliersMigrationResult(Schema, MaxVersion(before), MaxVersion(after), reverted, stopwatch.Elapsed);
             },
             cancellationToken).ConfigureAwait(false);
@@ -217,6 +229,7 @@ internal sealed class PliersMigrator
         await using (connection.ConfigureAwait(false))
         {
             var key = LockKey(Schema);
+            var waiting = Stopwatch.StartNew();
             try
             {
                 await using var take = new NpgsqlCommand("select set_config('lock_timeout', @timeout, false), pg_advisory_lock(@key)", connection);
@@ -231,6 +244,7 @@ internal sealed class PliersMigrator
                     $"Timed out after {_lockTimeout} waiting for another host to finish migrating schema '{Schema}' (advisory lock {key}).", e);
             }
 
+            PliersLog.MigrationLockTaken(_logger, Schema, waiting.ElapsedMilliseconds);
             try
             {
                 await using (var reset = new NpgsqlCommand("reset lock_timeout", connection))

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Configuration;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
@@ -208,5 +209,65 @@ public sealed class PoolTests(PostgresFixture postgres)
 
         await held.CloseAsync();
         Assert.Equal(0, await store.GetStreamVersionAsync(Guid.NewGuid(), Ct));
+    }
+}
+
+public sealed class LoggingTests(PostgresFixture postgres)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Migrations_and_conflicts_are_logged_and_no_log_line_carries_the_password()
+    {
+        var password = new Npgsql.NpgsqlConnectionStringBuilder(postgres.ConnectionString).Password!;
+        var lines = new System.Collections.Concurrent.ConcurrentBag<(string Category, int EventId, string Message)>();
+        var schema = PostgresFixture.NewSchemaName("log");
+        await using var services = new ServiceCollection()
+            .AddLogging(b => b.AddProvider(new CapturingProvider(lines)).SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Trace))
+            .AddPliersData(o =>
+            {
+                o.ConnectionString = postgres.ConnectionString;
+                o.Schema = schema;
+            })
+            .BuildServiceProvider();
+        try
+        {
+            await services.MigratePliersDatabaseAsync(Ct);
+            var store = services.GetRequiredService<IEventStore>();
+            var stream = Guid.NewGuid();
+            await store.AppendAsync(stream, "t", 0, [NewEvent.FromJson("e", "{}")], Ct);
+            await Assert.ThrowsAsync<PliersConcurrencyException>(() => store.AppendAsync(stream, "t", 0, [NewEvent.FromJson("e", "{}")], Ct));
+            await services.RollbackPliersDatabaseAsync(0, Ct);
+
+            Assert.Contains(lines, l => l.EventId == 1001);
+            Assert.Contains(lines, l => l.EventId == 1002 && l.Message.Contains(schema, StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.EventId == 1003);
+            Assert.Contains(lines, l => l.EventId == 2001 && l.Message.Contains(stream.ToString(), StringComparison.Ordinal));
+            Assert.DoesNotContain(lines, l => l.Message.Contains(password, StringComparison.Ordinal));
+        }
+        finally
+        {
+            await postgres.ExecuteAsync($"drop schema if exists \"{schema}\" cascade");
+        }
+    }
+
+    private sealed class CapturingProvider(System.Collections.Concurrent.ConcurrentBag<(string, int, string)> lines) : Microsoft.Extensions.Logging.ILoggerProvider
+    {
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new Logger(categoryName, lines);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(string category, System.Collections.Concurrent.ConcurrentBag<(string, int, string)> lines) : Microsoft.Extensions.Logging.ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+            public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                lines.Add((category, eventId.Id, formatter(state, exception) + (exception?.ToString() ?? string.Empty)));
+        }
     }
 }
