@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using Pliers.Data.Tests.Infrastructure;
+
+namespace Pliers.Data.Tests.Packaging;
+
+/// <summary>Packs the library, installs it into a scratch project from the local folder and runs it, as a user would.</summary>
+public sealed class PackageTests(PostgresFixture postgres)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static async Task<string> RunAsync(string workingDirectory, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet", arguments)
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync(Ct);
+        var error = process.StandardError.ReadToEndAsync(Ct);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromMinutes(5));
+        await process.WaitForExitAsync(timeout.Token);
+        var text = await output + await error;
+        Assert.True(process.ExitCode == 0, $"dotnet {string.Join(' ', arguments)} exited with {process.ExitCode}:\n{text}");
+        return text;
+    }
+
+    [Fact]
+    public async Task The_packed_library_installs_from_a_local_folder_and_runs_the_quickstart()
+    {
+        var repository = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(repository.FullName, "Pliers.Data.sln")))
+        {
+            repository = repository.Parent!;
+        }
+
+        var scratch = Directory.CreateTempSubdirectory("pliers-package-");
+        try
+        {
+            var version = "0.1.0-test." + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff", System.Globalization.CultureInfo.InvariantCulture);
+            var feed = Path.Combine(scratch.FullName, "feed");
+            await RunAsync(repository.FullName, "pack", "src/Pliers.Data/Pliers.Data.csproj", "-c", "Release", "-o", feed, $"-p:Version={version}");
+            var package = Path.Combine(feed, $"Pliers.Data.{version}.nupkg");
+            Assert.True(File.Exists(package));
+            Assert.True(File.Exists(Path.Combine(feed, $"Pliers.Data.{version}.snupkg")), "symbols are packed");
+            using (var zip = System.IO.Compression.ZipFile.OpenRead(package))
+            {
+                var entries = zip.Entries.Select(e => e.FullName).ToArray();
+                Assert.Contains("README.md", entries);
+                Assert.Contains("lib/net10.0/Pliers.Data.xml", entries);
+                Assert.Contains("lib/net10.0/Pliers.Data.dll", entries);
+            }
+
+            var app = Path.Combine(scratch.FullName, "app");
+            Directory.CreateDirectory(app);
+            var upstream = File.ReadAllText(Path.Combine(repository.FullName, "nuget.config"));
+            await File.WriteAllTextAsync(Path.Combine(app, "nuget.config"), upstream.Replace("<clear />", $"<clear />\n    <add key=\"local\" value=\"{feed}\" />", StringComparison.Ordinal), Ct);
+            await File.WriteAllTextAsync(Path.Combine(app, "App.csproj"), $"""
+                <Project Sdk="Microsoft.NET.Sdk">
+                  <PropertyGroup>
+                    <OutputType>Exe</OutputType>
+                    <TargetFramework>net10.0</TargetFramework>
+                    <ImplicitUsings>enable</ImplicitUsings>
+                    <Nullable>enable</Nullable>
+                  </PropertyGroup>
+                  <ItemGroup>
+                    <PackageReference Include="Pliers.Data" Version="{version}" />
+                  </ItemGroup>
+                </Project>
+                """, Ct);
+            await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), """"
+                using System.Text.Json;
+                using Microsoft.Extensions.DependencyInjection;
+                using Pliers.Data.Forms;
+                using Pliers.Data.Submissions;
+
+                await using var services = new ServiceCollection()
+                    .AddPliersData(o => { o.ConnectionString = args[0]; o.Schema = args[1]; })
+                    .BuildServiceProvider();
+                await services.MigratePliersDatabaseAsync();
+                var forms = services.GetRequiredService<IFormDefinitionRepository>();
+                var draft = await forms.CreateAsync("packaged", JsonDocument.Parse("""{"schema": {"type": "object", "required": ["a"]}}""").RootElement);
+                await forms.PublishAsync(draft.Id);
+                var submission = await services.GetRequiredService<IFormSubmissionRepository>().CreateAsync("packaged", JsonDocument.Parse("""{"a": 1}""").RootElement);
+                Console.WriteLine($"packaged quickstart ok: {submission.Status}");
+                """", Ct);
+
+            var schema = PostgresFixture.NewSchemaName("pkg");
+            try
+            {
+                var output = await RunAsync(app, "run", "--", postgres.ConnectionString, schema);
+                Assert.Contains("packaged quickstart ok: Draft", output, StringComparison.Ordinal);
+            }
+            finally
+            {
+                await postgres.ExecuteAsync($"drop schema if exists \"{schema}\" cascade");
+            }
+        }
+        finally
+        {
+            scratch.Delete(recursive: true);
+        }
+    }
+}
