@@ -20,6 +20,7 @@ internal static class CliApp
           rollback --to <version> revert down to <version>; 0 removes every Pliers object
           status                  list applied and pending migrations
           verify                  compare the live schema with the migrations; exit 1 on drift
+          grant --role <name>     give an application role exactly what the library needs (no DDL, events append-only)
           seed [--forms N] [--submissions N] [--events N] [--seed N]
                                   fill a migrated schema with deterministic, realistic data (binary COPY)
 
@@ -38,12 +39,12 @@ internal static class CliApp
         }
 
         var command = args[0];
-        if (command is not ("migrate" or "rollback" or "status" or "verify" or "seed"))
+        if (command is not ("migrate" or "rollback" or "status" or "verify" or "seed" or "grant"))
         {
             return UsageError(error, $"unknown command '{command}'");
         }
 
-        string? connection = null, schema = null, to = null;
+        string? connection = null, schema = null, to = null, role = null;
         var counts = new Dictionary<string, int> { ["--forms"] = 100, ["--submissions"] = 10_000, ["--events"] = 10_000, ["--seed"] = 20261125 };
         for (var i = 1; i < args.Length; i++)
         {
@@ -55,7 +56,7 @@ internal static class CliApp
             }
 
             var isCount = counts.ContainsKey(name) && command == "seed";
-            if ((name is not ("--connection" or "--schema" or "--to") && !isCount) || (name == "--to" && command != "rollback"))
+            if ((name is not ("--connection" or "--schema" or "--to" or "--role") && !isCount) || (name == "--to" && command != "rollback") || (name == "--role" && command != "grant"))
             {
                 return UsageError(error, $"unknown option '{name}' for '{command}'");
             }
@@ -81,6 +82,7 @@ internal static class CliApp
             {
                 case "--connection": connection = value; break;
                 case "--schema": schema = value; break;
+                case "--role": role = value; break;
                 default: to = value; break;
             }
         }
@@ -95,6 +97,11 @@ internal static class CliApp
         if (command == "rollback" && (to is null || !long.TryParse(to, NumberStyles.None, CultureInfo.InvariantCulture, out toVersion)))
         {
             return UsageError(error, to is null ? "rollback needs --to <version> (0 removes everything)" : $"--to must be a version number, not '{to}'");
+        }
+
+        if (command == "grant" && (role is null || !System.Text.RegularExpressions.Regex.IsMatch(role, "^[a-z_][a-z0-9_$]{0,62}$")))
+        {
+            return UsageError(error, role is null ? "grant needs --role <name>" : $"--role must be a plain lower-case identifier, not '{role}'");
         }
 
         try
@@ -131,6 +138,7 @@ internal static class CliApp
                     "migrate" => await MigrateAsync(services, output, cancellationToken).ConfigureAwait(false),
                     "rollback" => await RollbackAsync(services, toVersion, output, cancellationToken).ConfigureAwait(false),
                     "status" => await StatusAsync(services, output, cancellationToken).ConfigureAwait(false),
+                    "grant" => await GrantAsync(services, role!, output, cancellationToken).ConfigureAwait(false),
                     "seed" => await SeedAsync(services, new Pliers.Data.Seeding.SeedPlan(counts["--forms"], counts["--submissions"], counts["--events"], counts["--seed"]), output, cancellationToken).ConfigureAwait(false),
                     _ => await VerifyAsync(services, output, error, cancellationToken).ConfigureAwait(false),
                 };
@@ -204,6 +212,14 @@ internal static class CliApp
         }
 
         return Failure;
+    }
+
+    private static async Task<int> GrantAsync(IServiceProvider services, string role, TextWriter output, CancellationToken cancellationToken)
+    {
+        var database = services.GetRequiredService<Pliers.Data.Internal.PliersDatabase>();
+        await Pliers.Data.Migrations.PliersGrants.GrantAsync(database.DataSource, database.Schema, role, cancellationToken).ConfigureAwait(false);
+        output.WriteLine($"role '{role}' may now use schema '{database.Schema}': read/write definitions and submissions, read and append events, run the validation functions; no DDL");
+        return Success;
     }
 
     private static async Task<int> SeedAsync(IServiceProvider services, Pliers.Data.Seeding.SeedPlan plan, TextWriter output, CancellationToken cancellationToken)
