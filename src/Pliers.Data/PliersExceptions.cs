@@ -100,3 +100,23 @@ public sealed class PliersConflictException : PliersDataException
     /// <summary>Gets the name of the constraint or rule that refused the write.</summary>
     public string Rule { get; }
 }
+
+/// <summary>
+/// Raised when PostgreSQL gave up waiting: a <c>statement_timeout</c> or a <c>lock_timeout</c> expired. Nothing of
+/// the operation was written; it may be retried.
+/// </summary>
+public sealed class PliersTimeoutException : PliersDataException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">What timed out.</param>
+    /// <param name="reason"><c>statement_timeout</c> or <c>lock_timeout</c>.</param>
+    /// <param name="innerException">The underlying error, if any.</param>
+    public PliersTimeoutException(string message, string reason, Exception? innerException = null)
+        : base(message, innerException)
+    {
+        Reason = reason;
+    }
+
+    /// <summary>Gets which server setting expired: <c>statement_timeout</c> or <c>lock_timeout</c>.</summary>
+    public string Reason { get; }
+}

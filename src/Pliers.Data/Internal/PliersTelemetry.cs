@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Npgsql;
 
 namespace Pliers.Data.Internal;
 
@@ -37,6 +38,13 @@ internal static class PliersTelemetry
         try
         {
             return await action().ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.QueryCanceled or PostgresErrorCodes.LockNotAvailable)
+        {
+            // A server-side timeout, the same for every operation: typed here once.
+            var timeout = PostgresErrors.Translate(e)!;
+            scope.Fail(timeout);
+            throw timeout;
         }
         catch (Exception e)
         {

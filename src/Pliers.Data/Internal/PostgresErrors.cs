@@ -13,6 +13,10 @@ internal static class PostgresErrors
     {
         { SqlState: PostgresErrorCodes.CheckViolation, ConstraintName: SubmissionSchemaConstraint } =>
             new PliersValidationException("The submission data does not match the form's JSON Schema.", SchemaErrors(exception), exception),
+        { SqlState: PostgresErrorCodes.QueryCanceled } =>
+            new PliersTimeoutException("PostgreSQL cancelled the statement after statement_timeout; nothing was written.", "statement_timeout", exception),
+        { SqlState: PostgresErrorCodes.LockNotAvailable } =>
+            new PliersTimeoutException("PostgreSQL gave up waiting for a lock after lock_timeout; nothing was written.", "lock_timeout", exception),
         { SqlState: PostgresErrorCodes.UntranslatableCharacter } =>
             new PliersValidationException(
                 "The data contains a character PostgreSQL's jsonb cannot store (\\u0000).",
