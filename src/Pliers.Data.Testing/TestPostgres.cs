@@ -165,6 +165,20 @@ public sealed class TestPostgres : IAsyncDisposable
             ? LocalCluster.StartStandbyAsync(this, info, cancellationToken)
             : throw new NotSupportedException("A standby can only be started for a cluster started from the local binaries.");
 
+    /// <summary>
+    /// Restarts a local cluster (pg_ctl restart, fast mode): every connection is cut, the server comes back on the
+    /// same port. Only for a <see cref="TestPostgresSource.LocalBinaries"/> server; for fault-injection tests.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the restart.</param>
+    /// <returns>A task that completes when the server accepts connections again.</returns>
+    /// <exception cref="NotSupportedException">This server was not started from the local binaries.</exception>
+    public Task RestartAsync(CancellationToken cancellationToken = default) =>
+        _local is { } info && _dataDirectory is { } data
+            ? LocalCluster.RestartAsync(info, data, cancellationToken)
+            : throw new NotSupportedException("Only a cluster started from the local binaries can be restarted.");
+
+    private string? _dataDirectory;
+
     private sealed record LocalInfo(string BinDir, bool RunAsPostgres, string Password, TestPostgresOptions Options);
 
     private static bool DockerMayBeAvailable() =>
@@ -231,6 +245,9 @@ public sealed class TestPostgres : IAsyncDisposable
                 throw;
             }
         }
+
+        public static Task RestartAsync(LocalInfo info, string data, CancellationToken cancellationToken) =>
+            RunAsync(Path.Combine(info.BinDir, "pg_ctl"), ["restart", "-D", data, "-m", "fast", "-w", "-t", "60", "-l", Path.Combine(Path.GetDirectoryName(data)!, "server.log")], info.RunAsPostgres, cancellationToken);
 
         private static async Task<string> NewFolderAsync(string root, bool runAsPostgres, CancellationToken cancellationToken)
         {
@@ -300,6 +317,7 @@ public sealed class TestPostgres : IAsyncDisposable
             })
             {
                 _local = info,
+                _dataDirectory = data,
             };
         }
 

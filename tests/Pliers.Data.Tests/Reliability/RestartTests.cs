@@ -1,0 +1,132 @@
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Pliers.Data.Events;
+using Pliers.Data.Migrations;
+using Pliers.Data.Testing;
+using Pliers.Data.Tests.Infrastructure;
+
+namespace Pliers.Data.Tests.Reliability;
+
+/// <summary>Server restarts and interrupted migrations, on a cluster of the test's own.</summary>
+[Trait("Category", "Reliability")]
+public sealed class RestartTests(PostgresFixture postgres)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static Task<TestPostgres> OwnClusterAsync() =>
+        TestPostgres.StartAsync(new TestPostgresOptions { ConnectionStringVariable = "PLIERS_NO_SUCH_VARIABLE", UseTestcontainers = false, MaxConnections = 50 }, Ct);
+
+    [Fact]
+    public async Task A_server_restart_during_a_steady_workload_loses_no_acknowledged_write()
+    {
+        await using var server = await OwnClusterAsync();
+        await using var services = new ServiceCollection()
+            .AddPliersData(o => o.ConnectionString = server.ConnectionString)
+            .BuildServiceProvider();
+        await services.MigratePliersDatabaseAsync(Ct);
+        var store = services.GetRequiredService<IEventStore>();
+
+        var acknowledged = new System.Collections.Concurrent.ConcurrentBag<Guid>();
+        var failures = 0;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var writers = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var e = NewEvent.FromJson("restart.tick", "{}");
+                try
+                {
+                    await store.AppendAsync(Guid.NewGuid(), "restart", 0, [e], CancellationToken.None);
+                    acknowledged.Add(e.Id);
+                }
+                catch (NpgsqlException)
+                {
+                    Interlocked.Increment(ref failures); // a write in flight when the server went away: not acknowledged
+                    await Task.Delay(20, CancellationToken.None);
+                }
+            }
+        }, Ct)).ToArray();
+
+        await Task.Delay(700, Ct);
+        var before = acknowledged.Count;
+        await server.RestartAsync(Ct);
+        var afterRestart = acknowledged.Count;
+        await Task.Delay(1000, Ct);
+        await stop.CancelAsync();
+        await Task.WhenAll(writers);
+
+        Assert.True(before > 0, "writes before the restart");
+        Assert.True(acknowledged.Count > afterRestart, "writes resumed after the restart without a new process or data source");
+        // A fresh pool: connections pooled before the restart (FluentMigrator's, here) are dead until used once.
+        await using var verify = NpgsqlDataSource.Create(server.ConnectionString);
+        await using var command = verify.CreateCommand("select id from pliers.events");
+        var stored = new HashSet<Guid>();
+        await using (var reader = await command.ExecuteReaderAsync(Ct))
+        {
+            while (await reader.ReadAsync(Ct))
+            {
+                stored.Add(reader.GetGuid(0));
+            }
+        }
+
+        Assert.All(acknowledged, id => Assert.Contains(id, stored));
+        TestContext.Current.TestOutputHelper?.WriteLine($"acknowledged {acknowledged.Count}, stored {stored.Count}, failed in flight {failures}");
+    }
+
+    [Fact]
+    public async Task A_migration_interrupted_half_way_leaves_the_previous_version_and_the_next_migrate_completes()
+    {
+        var schema = PostgresFixture.NewSchemaName("mig_fault");
+        var connectionString = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { ApplicationName = "pliers-migrate-fault" }.ConnectionString;
+        await using var services = new ServiceCollection()
+            .AddPliersData(o =>
+            {
+                o.ConnectionString = connectionString;
+                o.Schema = schema;
+            })
+            .BuildServiceProvider();
+        try
+        {
+            await services.MigratePliersDatabaseAsync(Ct);
+            var last = PliersMigrations.Versions[^1];
+            await services.RollbackPliersDatabaseAsync(PliersMigrations.Versions[^2], Ct);
+
+            // The last migration alters form_definitions; hold a lock on it so the migration waits inside its
+            // transaction, then kill the migrating connection.
+            await using var blocker = await postgres.OpenAsync();
+            await using var transaction = await blocker.BeginTransactionAsync(Ct);
+            await using (var take = new NpgsqlCommand($"lock table \"{schema}\".form_definitions in access share mode", blocker, transaction))
+            {
+                await take.ExecuteNonQueryAsync(Ct);
+            }
+
+            var migrating = services.MigratePliersDatabaseAsync(Ct);
+            var killed = false;
+            for (var i = 0; i < 500 && !killed; i++)
+            {
+                killed = await postgres.ScalarAsync<bool>("select coalesce(bool_or(pg_terminate_backend(pid)), false) from pg_stat_activity where application_name = 'pliers-migrate-fault' and wait_event_type = 'Lock'");
+                if (!killed)
+                {
+                    await Task.Delay(20, Ct);
+                }
+            }
+
+            Assert.True(killed, "the migration never waited on the lock");
+            await transaction.RollbackAsync(Ct);
+            await Assert.ThrowsAnyAsync<Exception>(() => migrating);
+
+            var status = await services.GetPliersMigrationStatusAsync(Ct);
+            Assert.Equal(PliersMigrations.Versions[^2], status.CurrentVersion);
+            Assert.Equal(0L, await postgres.ScalarAsync<long>($"select count(*) from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = '{schema}' and p.proname = 'jsonb_matches_schema'"));
+
+            NpgsqlConnection.ClearAllPools();
+            var result = await services.MigratePliersDatabaseAsync(Ct);
+            Assert.Equal([last], result.Applied);
+            Assert.True((await services.VerifyPliersDatabaseAsync(Ct)).IsMatch);
+        }
+        finally
+        {
+            await postgres.ExecuteAsync($"drop schema if exists \"{schema}\" cascade");
+        }
+    }
+}
