@@ -14,7 +14,7 @@ internal sealed class PliersHealthCheck(PliersMigrator migrator) : IHealthCheck
     internal static readonly TimeSpan DriftInterval = TimeSpan.FromMinutes(1);
 
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private (DateTime At, PliersSchemaVerification Result)? _lastDrift;
+    private (DateTime At, PliersSchemaVerification Verification)? _lastDrift;
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -48,9 +48,9 @@ internal sealed class PliersHealthCheck(PliersMigrator migrator) : IHealthCheck
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_lastDrift is { } last && DateTime.UtcNow - last.At < DriftInterval && last.Result.IsMatch)
+            if (_lastDrift is { } last && DateTime.UtcNow - last.At < DriftInterval && last.Verification.IsMatch)
             {
-                return last.Result;
+                return last.Verification;
             }
 
             var result = await migrator.VerifyAsync(cancellationToken).ConfigureAwait(false);

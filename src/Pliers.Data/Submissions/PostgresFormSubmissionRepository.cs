@@ -54,21 +54,13 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                 var definition = await ActiveDefinitionAsync(connection, transaction, lookup, key, what, cancellationToken).ConfigureAwait(false);
                 _validator.Validate(definition.Id, definition.Version, definition.Schema, data);
                 var id = Guid.CreateVersion7();
-                var batch = new NpgsqlBatch(connection, transaction);
-                await using (batch.ConfigureAwait(false))
-                {
-                    var insert = new NpgsqlBatchCommand($"insert into {_table} (id, form_definition_id, form_version, data) values (@id, @definition, @version, @data::jsonb) returning {Columns}");
-                    insert.Parameters.Add(P("id", id));
-                    insert.Parameters.Add(P("definition", definition.Id));
-                    insert.Parameters.Add(P("version", definition.Version));
-                    insert.Parameters.Add(P("data", json));
-                    batch.BatchCommands.Add(insert);
-                    batch.BatchCommands.Add(_events.AppendCommand(id, AggregateType, [Event("form.submission.created", context, new { FormDefinitionId = definition.Id, FormVersion = definition.Version, Form = definition.Name })]));
-                    var row = await ReadFirstAsync(batch, cancellationToken).ConfigureAwait(false);
-                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                    _events.Announce(1);
-                    return row;
-                }
+                return await WriteWithEventAsync(
+                    transaction,
+                    $"insert into {_table} (id, form_definition_id, form_version, data) values (@id, @definition, @version, @data::jsonb) returning {Columns}",
+                    [P("id", id), P("definition", definition.Id), P("version", definition.Version), P("data", json)],
+                    id,
+                    Event("form.submission.created", context, new { FormDefinitionId = definition.Id, FormVersion = definition.Version, Form = definition.Name }),
+                    cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -92,19 +84,13 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                 }
 
                 _validator.Validate(current.Submission.FormDefinitionId, current.Submission.FormVersion, current.Schema, data);
-                var batch = new NpgsqlBatch(connection, transaction);
-                await using (batch.ConfigureAwait(false))
-                {
-                    var update = new NpgsqlBatchCommand($"update {_table} set data = @data::jsonb where id = @id returning {Columns}");
-                    update.Parameters.Add(P("id", id));
-                    update.Parameters.Add(P("data", json));
-                    batch.BatchCommands.Add(update);
-                    batch.BatchCommands.Add(_events.AppendCommand(id, AggregateType, [Event("form.submission.updated", context, new { current.Submission.FormDefinitionId, current.Submission.FormVersion })]));
-                    var row = await ReadFirstAsync(batch, cancellationToken).ConfigureAwait(false);
-                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                    _events.Announce(1);
-                    return row;
-                }
+                return await WriteWithEventAsync(
+                    transaction,
+                    $"update {_table} set data = @data::jsonb where id = @id returning {Columns}",
+                    [P("id", id), P("data", json)],
+                    id,
+                    Event("form.submission.updated", context, new { current.Submission.FormDefinitionId, current.Submission.FormVersion }),
+                    cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -131,19 +117,13 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                     throw new PliersConflictException($"Submission {id} cannot move from {Name(current.Status)} to {Name(status)}.", "form_submissions_status_transition");
                 }
 
-                var batch = new NpgsqlBatch(connection, transaction);
-                await using (batch.ConfigureAwait(false))
-                {
-                    var update = new NpgsqlBatchCommand($"update {_table} set status = @status where id = @id returning {Columns}");
-                    update.Parameters.Add(P("id", id));
-                    update.Parameters.Add(P("status", Name(status)));
-                    batch.BatchCommands.Add(update);
-                    batch.BatchCommands.Add(_events.AppendCommand(id, AggregateType, [Event("form.submission." + Name(status), context, new { From = Name(current.Status), To = Name(status) })]));
-                    var row = await ReadFirstAsync(batch, cancellationToken).ConfigureAwait(false);
-                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                    _events.Announce(1);
-                    return row;
-                }
+                return await WriteWithEventAsync(
+                    transaction,
+                    $"update {_table} set status = @status where id = @id returning {Columns}",
+                    [P("id", id), P("status", Name(status))],
+                    id,
+                    Event("form.submission." + Name(status), context, new { From = Name(current.Status), To = Name(status) }),
+                    cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -493,6 +473,23 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         }
 
         return (Read(reader), reader.GetFieldValue<JsonElement>(10));
+    }
+
+    /// <summary>The row statement and its domain event in one batch (one round trip), then the commit.</summary>
+    private async Task<FormSubmission> WriteWithEventAsync(NpgsqlTransaction transaction, string sql, NpgsqlParameter[] parameters, Guid id, NewEvent domainEvent, CancellationToken cancellationToken)
+    {
+        var batch = new NpgsqlBatch(transaction.Connection, transaction);
+        await using (batch.ConfigureAwait(false))
+        {
+            var row = new NpgsqlBatchCommand(sql);
+            row.Parameters.AddRange(parameters);
+            batch.BatchCommands.Add(row);
+            batch.BatchCommands.Add(_events.AppendCommand(id, AggregateType, [domainEvent]));
+            var written = await ReadFirstAsync(batch, cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            _events.Announce(1);
+            return written;
+        }
     }
 
     private static async Task<FormSubmission> ReadFirstAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
