@@ -542,11 +542,11 @@ internal sealed class AppendBatch
                 [new PliersValidationError(path, "json", "a JSON value is required")]);
         }
 
-        if (JsonText.HasNullCharacter(text))
+        if (JsonText.Problem(text) is { } problem)
         {
             throw new PliersValidationException(
-                $"Event '{eventType}' contains \\u0000, which PostgreSQL's jsonb cannot store.",
-                [new PliersValidationError(path, "jsonb", "\\u0000 is not allowed in jsonb text")]);
+                $"Event '{eventType}' contains text PostgreSQL's jsonb cannot store: {problem}.",
+                [new PliersValidationError(path, "jsonb", problem)]);
         }
 
         return text;

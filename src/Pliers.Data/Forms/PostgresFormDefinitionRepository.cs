@@ -51,9 +51,9 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
 
     private async Task<FormDefinition> InsertCoreAsync(string name, int version, JsonElement definition, string eventType, EventContext? context, CancellationToken cancellationToken)
     {
-        SchemaValidator.CheckDefinition(definition);
         var json = definition.GetRawText();
         CheckJsonb(json, "/definition");
+        SchemaValidator.CheckDefinition(definition);
         var id = Guid.CreateVersion7();
         return await WriteAsync(
             $"insert into {_table} (id, name, version, definition) values (@id, @name, @version, @definition::jsonb) returning {Columns}",
@@ -67,9 +67,9 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
 
     private async Task<FormDefinition> UpdateDraftCoreAsync(Guid id, uint rowVersion, JsonElement definition, EventContext? context, CancellationToken cancellationToken)
     {
-        SchemaValidator.CheckDefinition(definition);
         var json = definition.GetRawText();
         CheckJsonb(json, "/definition");
+        SchemaValidator.CheckDefinition(definition);
         var updated = await WriteAsync(
             $"update {_table} set definition = @definition::jsonb where id = @id and xmin = @row_version::text::xid and status = 'draft' returning {Columns}",
             [P("id", id), P("row_version", rowVersion.ToString(System.Globalization.CultureInfo.InvariantCulture)), P("definition", json)],

@@ -50,12 +50,12 @@ internal static class Db
         return trimmed;
     }
 
-    /// <summary>Refuses \u0000 anywhere in a JSON document before it reaches jsonb.</summary>
+    /// <summary>Refuses what jsonb cannot store (\u0000, unpaired surrogate escapes) before it reaches the server.</summary>
     public static void CheckJsonb(string json, string path)
     {
-        if (JsonText.HasNullCharacter(json))
+        if (JsonText.Problem(json) is { } problem)
         {
-            throw new PliersValidationException("The document contains \\u0000, which PostgreSQL's jsonb cannot store.", [new PliersValidationError(path, "jsonb", "\\u0000 is not allowed")]);
+            throw new PliersValidationException("The document contains text PostgreSQL's jsonb cannot store: " + problem + ".", [new PliersValidationError(path, "jsonb", problem)]);
         }
     }
 }

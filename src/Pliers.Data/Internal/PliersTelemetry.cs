@@ -39,9 +39,10 @@ internal static class PliersTelemetry
         {
             return await action().ConfigureAwait(false);
         }
-        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.QueryCanceled or PostgresErrorCodes.LockNotAvailable)
+        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.QueryCanceled or PostgresErrorCodes.LockNotAvailable
+                                              or PostgresErrorCodes.InvalidTextRepresentation or PostgresErrorCodes.UntranslatableCharacter)
         {
-            // A server-side timeout, the same for every operation: typed here once.
+            // Server-side timeouts and jsonb input errors mean the same for every operation: typed here once.
             var timeout = PostgresErrors.Translate(e)!;
             scope.Fail(timeout);
             throw timeout;

@@ -17,6 +17,13 @@ internal static class PostgresErrors
             new PliersTimeoutException("PostgreSQL cancelled the statement after statement_timeout; nothing was written.", "statement_timeout", exception),
         { SqlState: PostgresErrorCodes.LockNotAvailable } =>
             new PliersTimeoutException("PostgreSQL gave up waiting for a lock after lock_timeout; nothing was written.", "lock_timeout", exception),
+        // Every value Pliers sends is a typed parameter, so invalid text can only come from a jsonb cast: JSON that
+        // .NET accepts but jsonb does not (an unpaired surrogate escape such as \ud800).
+        { SqlState: PostgresErrorCodes.InvalidTextRepresentation } =>
+            new PliersValidationException(
+                "The data contains text PostgreSQL's jsonb cannot store (an unpaired Unicode surrogate escape).",
+                [new PliersValidationError(string.Empty, "jsonb", "unpaired surrogate escapes are not allowed in jsonb text")],
+                exception),
         { SqlState: PostgresErrorCodes.UntranslatableCharacter } =>
             new PliersValidationException(
                 "The data contains a character PostgreSQL's jsonb cannot store (\\u0000).",
