@@ -697,6 +697,13 @@ language sql immutable strict parallel safe as $fn$
             and not exists (select 1 from jsonb_array_elements(sch -> 'enum') e where jsonb_typeof(e) = 'array')))
 $fn$
 ---
+create function @s@._jsv_guard(cur text, kind text, declared text, alts text[]) returns text
+language sql immutable parallel safe as $fn$
+    -- keywords of one JSON type: guarded by a type test unless the schema declares exactly that type
+    select case when declared = kind then '(' || array_to_string(alts, ' && ') || ')'
+                else format('(%s.type() != "%s" || (%s))', cur, kind, array_to_string(alts, ' && ')) end
+$fn$
+---
 create function @s@._jsv_pc(sch jsonb, cur text, loc jsonb) returns jsonb
 language plpgsql immutable parallel safe as $fn$
 declare
@@ -774,8 +781,7 @@ begin
     if jsonb_typeof(sch -> 'exclusiveMaximum') = 'number' then alts := alts || format('%s < %s', cur, sch ->> 'exclusiveMaximum'); end if;
     if jsonb_typeof(sch -> 'multipleOf') = 'number' then alts := alts || format('%s %% %s == 0', cur, sch ->> 'multipleOf'); end if;
     if cardinality(alts) > 0 then
-        parts := parts || case when x = 'number' then '(' || array_to_string(alts, ' && ') || ')'
-                               else format('(%s.type() != "number" || (%s))', cur, array_to_string(alts, ' && ')) end;
+        parts := parts || @s@._jsv_guard(cur, 'number', x, alts);
     end if;
 
     -- strings
@@ -804,8 +810,7 @@ begin
         alts := alts || format('%s like_regex %s', cur, @s@._jsv_q(@s@._jsv_regex(sch ->> 'pattern')));
     end if;
     if cardinality(alts) > 0 then
-        parts := parts || case when x = 'string' then '(' || array_to_string(alts, ' && ') || ')'
-                               else format('(%s.type() != "string" || (%s))', cur, array_to_string(alts, ' && ')) end;
+        parts := parts || @s@._jsv_guard(cur, 'string', x, alts);
     end if;
 
     -- objects. The predicate runs in lax mode, where a missing member is simply absent (no error), so each
@@ -883,8 +888,7 @@ begin
         alts := alts || format('!exists(%s.keyvalue() ? (!(%s)))', cur, r ->> 'p');
     end if;
     if cardinality(alts) > 0 then
-        parts := parts || case when typ = 'object' then '(' || array_to_string(alts, ' && ') || ')'
-                               else format('(%s.type() != "object" || (%s))', cur, array_to_string(alts, ' && ')) end;
+        parts := parts || @s@._jsv_guard(cur, 'object', typ, alts);
     end if;
 
     -- arrays
@@ -939,8 +943,7 @@ begin
         end if;
     end if;
     if cardinality(alts) > 0 then
-        parts := parts || case when typ = 'array' then '(' || array_to_string(alts, ' && ') || ')'
-                               else format('(%s.type() != "array" || (%s))', cur, array_to_string(alts, ' && ')) end;
+        parts := parts || @s@._jsv_guard(cur, 'array', typ, alts);
     end if;
 
     -- in-place applicators (conditional: their uniqueItems cannot be checked at a static location)
