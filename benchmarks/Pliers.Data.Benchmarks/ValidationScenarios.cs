@@ -4,7 +4,7 @@ using NpgsqlTypes;
 
 namespace Pliers.Data.Benchmarks;
 
-/// <summary>Finds ../shared/conformance beside the checkout.</summary>
+/// <summary>Finds the repository's <c>testdata/</c> folder (the benchmark document and schema).</summary>
 internal static class SharedData
 {
     public static string Conformance
@@ -17,7 +17,7 @@ internal static class SharedData
                 {
                     if (File.Exists(Path.Combine(dir.FullName, "Pliers.Data.sln")))
                     {
-                        return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "conformance"));
+                        return Path.Combine(dir.FullName, "testdata");
                     }
                 }
             }

@@ -1,6 +1,6 @@
 namespace Pliers.Data.Tests.Infrastructure;
 
-/// <summary>Finds ../shared/conformance beside the checkout (CI lays it there).</summary>
+/// <summary>The repository's own copy of the conformance data (<c>testdata/</c>); nothing outside the checkout is read.</summary>
 internal static class Conformance
 {
     public static string Folder
@@ -11,10 +11,10 @@ internal static class Conformance
             {
                 if (File.Exists(Path.Combine(dir.FullName, "Pliers.Data.sln")))
                 {
-                    var shared = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "conformance"));
-                    return Directory.Exists(shared)
-                        ? shared
-                        : throw new DirectoryNotFoundException($"The conformance data is missing: expected {shared} (../shared/conformance beside the checkout).");
+                    var data = Path.Combine(dir.FullName, "testdata");
+                    return Directory.Exists(data)
+                        ? data
+                        : throw new DirectoryNotFoundException($"The test data is missing: expected {data} in the checkout.");
                 }
             }
 
