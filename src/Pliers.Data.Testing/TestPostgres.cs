@@ -88,14 +88,13 @@ public sealed class TestPostgres : IAsyncDisposable
         }
 
         var problems = new List<string>();
-        if (options.UseTestcontainers && DockerMayBeAvailable())
+        if (TriesTestcontainers(options.UseTestcontainers, Environment.GetEnvironmentVariable("DOCKER_HOST"), File.Exists(DockerSocket)))
         {
             try
             {
-                var container = new PostgreSqlBuilder("postgres:15-alpine").Build();
-                await container.StartAsync(cancellationToken).ConfigureAwait(false);
+                var container = await StartContainerAsync(null, cancellationToken).ConfigureAwait(false);
                 options.Log?.WriteLine("PostgreSQL: started a Testcontainers container");
-                return new TestPostgres(container.GetConnectionString(), TestPostgresSource.Testcontainers, container.DisposeAsync);
+                return container;
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -104,7 +103,9 @@ public sealed class TestPostgres : IAsyncDisposable
         }
         else
         {
-            problems.Add("Testcontainers: no Docker engine (no DOCKER_HOST and no /var/run/docker.sock)");
+            problems.Add(options.UseTestcontainers
+                ? $"Testcontainers: no Docker engine (no DOCKER_HOST and no {DockerSocket})"
+                : "Testcontainers: turned off (TestPostgresOptions.UseTestcontainers)");
         }
 
         try
@@ -181,8 +182,37 @@ public sealed class TestPostgres : IAsyncDisposable
 
     private sealed record LocalInfo(string BinDir, bool RunAsPostgres, string Password, TestPostgresOptions Options);
 
-    private static bool DockerMayBeAvailable() =>
-        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DOCKER_HOST")) || File.Exists("/var/run/docker.sock");
+    private const string DockerSocket = "/var/run/docker.sock";
+
+    /// <summary>
+    /// Whether the fixture tries Testcontainers (after PLIERS_TEST_CONNECTION, before the local binaries): only when it
+    /// is allowed and a Docker engine may answer, so machines without Docker never wait for a container.
+    /// </summary>
+    internal static bool TriesTestcontainers(bool allowed, string? dockerHost, bool socketExists) =>
+        allowed && (!string.IsNullOrWhiteSpace(dockerHost) || socketExists);
+
+    /// <summary>Starts a postgres:15-alpine container; <paramref name="dockerEndpoint"/> overrides Testcontainers' own discovery.</summary>
+    internal static async Task<TestPostgres> StartContainerAsync(string? dockerEndpoint, CancellationToken cancellationToken)
+    {
+        var builder = new PostgreSqlBuilder("postgres:15-alpine");
+        if (dockerEndpoint is not null)
+        {
+            builder = builder.WithDockerEndpoint(dockerEndpoint);
+        }
+
+        var container = builder.Build();
+        try
+        {
+            await container.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await container.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return new TestPostgres(container.GetConnectionString(), TestPostgresSource.Testcontainers, container.DisposeAsync);
+    }
 
     private static class LocalCluster
     {

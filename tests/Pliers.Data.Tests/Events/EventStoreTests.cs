@@ -8,7 +8,7 @@ using Pliers.Data.Tests.Infrastructure;
 
 namespace Pliers.Data.Tests.Events;
 
-public sealed class EventStoreTests(PostgresFixture postgres) : IAsyncLifetime
+public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema schema) : IAsyncLifetime, IClassFixture<MigratedSchema>
 {
     private PliersHost _host = null!;
 
@@ -18,9 +18,9 @@ public sealed class EventStoreTests(PostgresFixture postgres) : IAsyncLifetime
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public async ValueTask InitializeAsync() => _host = await PliersHost.MigratedAsync(postgres);
+    public async ValueTask InitializeAsync() => _host = await schema.ResetAsync();
 
-    public ValueTask DisposeAsync() => _host.DisposeAsync();
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     internal static NewEvent Event(string type = "form.submission.updated", int n = 0) =>
         NewEvent.FromJson(type, $$"""{"n": {{n}}, "text": "about a hundred bytes of payload, like a small domain event would carry"}""");
@@ -125,14 +125,16 @@ public sealed class EventStoreTests(PostgresFixture postgres) : IAsyncLifetime
         var stream = Guid.NewGuid();
         var acknowledged = new ConcurrentBag<Guid>();
         var conflicts = 0;
-        using var start = new ManualResetEventSlim();
+        // Each round every writer reads the stream version, all meet at the barrier, then all append with what they
+        // read: the race is forced, so exactly one append per round wins and fifteen are told.
+        var barrier = new AsyncBarrier(16);
         var writers = Enumerable.Range(0, 16).Select(w => Task.Run(
             async () =>
             {
-                start.Wait(Ct);
                 for (var i = 0; i < 10; i++)
                 {
                     var version = await Store.GetStreamVersionAsync(stream, Ct);
+                    await barrier.SignalAndWaitAsync(Ct);
                     var batch = new[] { Event(n: w), Event(n: w) };
                     try
                     {
@@ -151,7 +153,6 @@ public sealed class EventStoreTests(PostgresFixture postgres) : IAsyncLifetime
                 }
             },
             Ct)).ToArray();
-        start.Set();
         await Task.WhenAll(writers);
 
         var events = await ToListAsync(Store.ReadStreamAsync(stream, 1, Ct));
@@ -159,7 +160,8 @@ public sealed class EventStoreTests(PostgresFixture postgres) : IAsyncLifetime
         Assert.Equal(acknowledged.Count, events.Count);
         Assert.Equal(acknowledged.OrderBy(g => g), events.Select(e => e.Id).OrderBy(g => g));
         Assert.Equal(16 * 10, (events.Count / 2) + conflicts);
-        Assert.True(conflicts > 0, "with 16 writers some appends must have lost");
+        Assert.Equal(10 * 2, events.Count); // one winner per round
+        Assert.Equal(10 * 15, conflicts);
 
         // Batches stay whole: each pair of versions (2k-1, 2k) was written by one writer.
         for (var i = 0; i < events.Count; i += 2)
@@ -279,6 +281,7 @@ public sealed class EventStoreTests(PostgresFixture postgres) : IAsyncLifetime
         }
 
         var seen = new List<int>();
+        var delivered = 0;
         GlobalPosition checkpoint = GlobalPosition.Start;
 
         // First run: catch up, then receive live appends (woken by NOTIFY), then stop half-way.
@@ -288,9 +291,10 @@ public sealed class EventStoreTests(PostgresFixture postgres) : IAsyncLifetime
             var writer = Task.Run(
                 async () =>
                 {
+                    // Live appends: only once the subscriber has caught up with the first four.
+                    await Eventually.WaitAsync(() => Volatile.Read(ref delivered) >= 4, "the subscriber caught up");
                     for (var i = 4; i < 8; i++)
                     {
-                        await Task.Delay(50, Ct);
                         await Store.AppendAsync(streams[i % 4], "form_submission", ExpectedVersion.Any, [Event(n: i)], Ct);
                     }
                 },
@@ -298,6 +302,7 @@ public sealed class EventStoreTests(PostgresFixture postgres) : IAsyncLifetime
             await foreach (var e in Store.SubscribeAllAsync(checkpoint, null, firstRun.Token))
             {
                 seen.Add(e.Data.GetProperty("n").GetInt32());
+                Interlocked.Increment(ref delivered);
                 checkpoint = e.GlobalPosition;
                 if (seen.Count == 8)
                 {
@@ -325,13 +330,15 @@ public sealed class EventStoreTests(PostgresFixture postgres) : IAsyncLifetime
         var committer = Task.Run(
             async () =>
             {
-                await Task.Delay(300, Ct);
+                // Commit the held transaction only once the subscriber has everything before it and stands waiting.
+                await Eventually.WaitAsync(() => Volatile.Read(ref delivered) >= 9, "the subscriber reached the held transaction");
                 await open.CommitAsync(Ct);
             },
             Ct);
         await foreach (var e in Store.SubscribeAllAsync(checkpoint, null, secondRun.Token))
         {
             seen.Add(e.Data.GetProperty("n").GetInt32());
+            Interlocked.Increment(ref delivered);
             if (seen.Count == 11)
             {
                 break;

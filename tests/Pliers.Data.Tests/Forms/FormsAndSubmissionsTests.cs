@@ -9,7 +9,7 @@ using Pliers.Data.Tests.Validation;
 
 namespace Pliers.Data.Tests.Forms;
 
-public sealed class FormsAndSubmissionsTests(PostgresFixture postgres) : IAsyncLifetime
+public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedSchema schema) : IAsyncLifetime, IClassFixture<MigratedSchema>
 {
     private PliersHost _host = null!;
 
@@ -23,9 +23,9 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres) : IAsyncL
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public async ValueTask InitializeAsync() => _host = await PliersHost.MigratedAsync(postgres);
+    public async ValueTask InitializeAsync() => _host = await schema.ResetAsync();
 
-    public ValueTask DisposeAsync() => _host.DisposeAsync();
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private static JsonElement Json(string json) => JsonDocument.Parse(json).RootElement.Clone();
 

@@ -3,10 +3,21 @@ using Pliers.Data.Tests.Infrastructure;
 
 namespace Pliers.Data.Tests.Packaging;
 
-/// <summary>Packs the library, installs it into a scratch project from the local folder and runs it, as a user would.</summary>
+/// <summary>
+/// Packs the libraries and checks the packages; with PLIERS_PACKAGE_TEST=full (set by .ci/run) it also installs them
+/// into a scratch project from a local folder and runs the repository's quickstart against them, as a user would.
+/// </summary>
 public sealed class PackageTests(PostgresFixture postgres)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static bool Full => string.Equals(Environment.GetEnvironmentVariable("PLIERS_PACKAGE_TEST"), "full", StringComparison.OrdinalIgnoreCase);
+
+#if DEBUG
+    private const string BuiltConfiguration = "Debug";
+#else
+    private const string BuiltConfiguration = "Release";
+#endif
 
     private static Task<string> RunAsync(string workingDirectory, params string[] arguments) =>
         RunAsync(workingDirectory, new Dictionary<string, string>(), arguments);
@@ -51,8 +62,11 @@ public sealed class PackageTests(PostgresFixture postgres)
         {
             var version = "0.1.0-test." + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff", System.Globalization.CultureInfo.InvariantCulture);
             var feed = Path.Combine(scratch.FullName, "feed");
-            await RunAsync(repository.FullName, "pack", "src/Pliers.Data/Pliers.Data.csproj", "-c", "Release", "-o", feed, $"-p:Version={version}");
-            await RunAsync(repository.FullName, "pack", "src/Pliers.Data.Testing/Pliers.Data.Testing.csproj", "-c", "Release", "-o", feed, $"-p:Version={version}");
+            // By default the test packs what this test run already built (a few seconds); the full run builds the
+            // packages in Release, as a release would.
+            string[] build = Full ? ["-c", "Release"] : ["-c", BuiltConfiguration, "--no-build"];
+            await RunAsync(repository.FullName, ["pack", "src/Pliers.Data/Pliers.Data.csproj", .. build, "-o", feed, $"-p:Version={version}"]);
+            await RunAsync(repository.FullName, ["pack", "src/Pliers.Data.Testing/Pliers.Data.Testing.csproj", .. build, "-o", feed, $"-p:Version={version}"]);
             var package = Path.Combine(feed, $"Pliers.Data.{version}.nupkg");
             Assert.True(File.Exists(package));
             Assert.True(File.Exists(Path.Combine(feed, $"Pliers.Data.{version}.snupkg")), "symbols are packed");
@@ -62,6 +76,20 @@ public sealed class PackageTests(PostgresFixture postgres)
                 Assert.Contains("README.md", entries);
                 Assert.Contains("lib/net10.0/Pliers.Data.xml", entries);
                 Assert.Contains("lib/net10.0/Pliers.Data.dll", entries);
+            }
+
+            using (var zip = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, $"Pliers.Data.Testing.{version}.nupkg")))
+            {
+                var nuspec = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal));
+                using var reader = new StreamReader(nuspec.Open());
+                var text = await reader.ReadToEndAsync(Ct);
+                Assert.Contains($"id=\"Pliers.Data\" version=\"{version}\"", text, StringComparison.Ordinal);
+                Assert.Contains("<license type=\"expression\">MIT</license>", text, StringComparison.Ordinal);
+            }
+
+            if (!Full)
+            {
+                return;
             }
 
             var app = Path.Combine(scratch.FullName, "app");

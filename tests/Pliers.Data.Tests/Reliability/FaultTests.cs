@@ -14,7 +14,7 @@ namespace Pliers.Data.Tests.Reliability;
 /// typed, and the next call on the same data source works.
 /// </summary>
 [Trait("Category", "Reliability")]
-public sealed class FaultTests(PostgresFixture postgres) : IAsyncLifetime
+public sealed class FaultTests(PostgresFixture postgres, MigratedSchema schema) : IAsyncLifetime, IClassFixture<MigratedSchema>
 {
     private PliersHost _host = null!;
 
@@ -22,9 +22,9 @@ public sealed class FaultTests(PostgresFixture postgres) : IAsyncLifetime
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public async ValueTask InitializeAsync() => _host = await PliersHost.MigratedAsync(postgres);
+    public async ValueTask InitializeAsync() => _host = await schema.ResetAsync();
 
-    public ValueTask DisposeAsync() => _host.DisposeAsync();
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private ServiceProvider Services(string applicationName, string? options = null) =>
         new ServiceCollection()

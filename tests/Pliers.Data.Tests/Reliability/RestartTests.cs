@@ -47,11 +47,11 @@ public sealed class RestartTests(PostgresFixture postgres)
             }
         }, Ct)).ToArray();
 
-        await Task.Delay(700, Ct);
+        await Eventually.WaitAsync(() => acknowledged.Count >= 200, "200 writes acknowledged before the restart");
         var before = acknowledged.Count;
         await server.RestartAsync(Ct);
         var afterRestart = acknowledged.Count;
-        await Task.Delay(1000, Ct);
+        await Eventually.WaitAsync(() => acknowledged.Count >= afterRestart + 200, "200 more writes acknowledged after the restart");
         await stop.CancelAsync();
         await Task.WhenAll(writers);
 

@@ -7,7 +7,7 @@ namespace Pliers.Data.Tests.Schema;
 /// Every rule of the schema, tried with plain SQL that bypasses the library: what a careless script or a
 /// second application could send.
 /// </summary>
-public sealed class SchemaRulesTests(PostgresFixture postgres) : IAsyncLifetime
+public sealed class SchemaRulesTests(PostgresFixture postgres, MigratedSchema schema) : IAsyncLifetime, IClassFixture<MigratedSchema>
 {
     private PliersHost _host = null!;
 
@@ -15,9 +15,9 @@ public sealed class SchemaRulesTests(PostgresFixture postgres) : IAsyncLifetime
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public async ValueTask InitializeAsync() => _host = await PliersHost.MigratedAsync(postgres);
+    public async ValueTask InitializeAsync() => _host = await schema.ResetAsync();
 
-    public ValueTask DisposeAsync() => _host.DisposeAsync();
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private async Task<PostgresException> RefusedAsync(string sql)
     {

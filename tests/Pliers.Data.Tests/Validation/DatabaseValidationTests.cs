@@ -4,7 +4,7 @@ using Pliers.Data.Tests.Infrastructure;
 
 namespace Pliers.Data.Tests.Validation;
 
-public sealed class DatabaseValidationTests(PostgresFixture postgres) : IAsyncLifetime
+public sealed class DatabaseValidationTests(PostgresFixture postgres, MigratedSchema schema) : IAsyncLifetime, IClassFixture<MigratedSchema>
 {
     private PliersHost _host = null!;
 
@@ -12,9 +12,9 @@ public sealed class DatabaseValidationTests(PostgresFixture postgres) : IAsyncLi
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public async ValueTask InitializeAsync() => _host = await PliersHost.MigratedAsync(postgres);
+    public async ValueTask InitializeAsync() => _host = await schema.ResetAsync();
 
-    public ValueTask DisposeAsync() => _host.DisposeAsync();
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private async Task<Guid> ContactFormAsync()
     {
