@@ -297,7 +297,7 @@ public sealed class TestPostgres : IAsyncDisposable
         {
             var (binDir, runAsPostgres, password, options) = info;
             var data = Path.Combine(folder, "data");
-            var settings = new StringBuilder($"-c listen_addresses=127.0.0.1 -k {folder} -c max_connections={options.MaxConnections}");
+            var settings = new StringBuilder($"-c listen_addresses=127.0.0.1 -k {folder} -c max_connections={options.MaxConnections} -c max_prepared_transactions=20");
             if (options.FastUnsafe)
             {
                 settings.Append(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");

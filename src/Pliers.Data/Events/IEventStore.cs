@@ -69,10 +69,12 @@ public interface IEventStore
     IAsyncEnumerable<StoredEvent> ReadByCorrelationIdAsync(Guid correlationId, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Gets how far global readers are held back: the age of the oldest transaction still running in the
-    /// cluster (events committed after it started wait until it ends). Lag, never loss.
+    /// Gets how far global readers are held back: how long the oldest committed event has been waiting behind the
+    /// read horizon (a transaction that started before it and is still running, or prepared, anywhere in the
+    /// cluster). Lag, never loss. Computed from the events table alone, so any role that can read events gets the
+    /// right figure.
     /// </summary>
     /// <param name="cancellationToken">Cancels the query.</param>
-    /// <returns>The age of the oldest running transaction, or zero.</returns>
+    /// <returns>The age of the oldest committed event global readers cannot see yet, or zero.</returns>
     Task<TimeSpan> GetReaderLagAsync(CancellationToken cancellationToken = default);
 }

@@ -33,6 +33,12 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     private readonly string _restoreCheck;
 
     private readonly Microsoft.Extensions.Logging.ILogger _logger;
+    private readonly int _maxDepth;
+    private readonly string _readerLag;
+    private readonly string _streamHead;
+
+    /// <summary>The aggregate types the library writes itself; <see cref="IEventStore"/> callers cannot append to them.</summary>
+    internal static readonly string[] ReservedAggregateTypes = ["form_definition", "form_submission"];
 
     public PostgresEventStore(PliersDatabase database, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
@@ -42,28 +48,46 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         _schema = database.Schema;
         Table = database.QuotedSchema + ".events";
         _signal = new AppendSignal(database.DataSource, database.Schema);
+        _maxDepth = database.MaxDocumentDepth;
         var events = database.QuotedSchema + ".events";
 
         // One statement: the version check and the insert of the whole batch. When the stream is not at the
         // expected version no row is inserted and no identity value is taken; a concurrent writer that slips
         // in between is stopped by the unique key on (aggregate_id, event_version).
+        // One statement: the version and aggregate-type check and the insert of the whole batch. The stream's head
+        // (its last event) is one backward step on the (aggregate_id, event_version) index. When the stream is not
+        // at the expected version, or belongs to another aggregate type, no row is inserted and no identity value is
+        // taken; a concurrent writer that slips in between is stopped by the unique key on (aggregate_id, event_version).
         _append = $"""
+            with head as (select event_version, aggregate_type from {events} where aggregate_id = @aggregate_id order by event_version desc limit 1)
             insert into {events} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata)
             select e.id, @aggregate_id, @aggregate_type, e.event_type, e.event_data, @expected + e.ord, e.correlation_id, e.causation_id, e.metadata
             from unnest(@ids, @types, @data, @correlations, @causations, @metadata)
                 with ordinality as e(id, event_type, event_data, correlation_id, causation_id, metadata, ord)
-            where coalesce((select max(event_version) from {events} where aggregate_id = @aggregate_id), 0) = @expected
+            where coalesce((select event_version from head), 0) = @expected
+              and coalesce((select aggregate_type from head), @aggregate_type) = @aggregate_type
             order by e.ord
-            returning position, transaction_id
+            returning position, transaction_id, event_version
             """;
         _appendAny = $"""
-            with head as (select coalesce(max(event_version), 0) as version from {events} where aggregate_id = @aggregate_id)
+            with head as (select event_version, aggregate_type from {events} where aggregate_id = @aggregate_id order by event_version desc limit 1)
             insert into {events} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata)
-            select e.id, @aggregate_id, @aggregate_type, e.event_type, e.event_data, head.version + e.ord, e.correlation_id, e.causation_id, e.metadata
-            from head, unnest(@ids, @types, @data, @correlations, @causations, @metadata)
+            select e.id, @aggregate_id, @aggregate_type, e.event_type, e.event_data, coalesce((select event_version from head), 0) + e.ord, e.correlation_id, e.causation_id, e.metadata
+            from unnest(@ids, @types, @data, @correlations, @causations, @metadata)
                 with ordinality as e(id, event_type, event_data, correlation_id, causation_id, metadata, ord)
+            where coalesce((select aggregate_type from head), @aggregate_type) = @aggregate_type
             order by e.ord
-            returning position, transaction_id
+            returning position, transaction_id, event_version
+            """;
+        _streamHead = $"select event_version, aggregate_type from {events} where aggregate_id = @aggregate_id order by event_version desc limit 1";
+
+        // Lag as readers see it, from data every role with SELECT on the events can read: how long the oldest
+        // committed event has been waiting behind the read horizon (an older transaction still running, prepared
+        // transactions included, anywhere in the cluster). Zero when global readers can see everything committed.
+        _readerLag = $"""
+            select coalesce(extract(epoch from clock_timestamp() - min(created_at)), 0)::float8
+            from {events}
+            where transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
             """;
         _findByIds = $"select id, aggregate_id, event_version, position, transaction_id from {events} where id = any(@ids)";
         _streamVersion = $"select coalesce(max(event_version), 0) from {events} where aggregate_id = @aggregate_id";
@@ -81,26 +105,34 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         _restoreCheck = $"select max(transaction_id) >= pg_snapshot_xmax(pg_current_snapshot()) from {events}";
     }
 
-    public Task<AppendResult> AppendAsync(Guid aggregateId, string aggregateType, ExpectedVersion expectedVersion, IReadOnlyList<NewEvent> events, CancellationToken cancellationToken = default) =>
-        PliersTelemetry.TraceAsync("events.append", () => AppendCoreAsync(aggregateId, aggregateType, expectedVersion, events, cancellationToken));
+    public Task<AppendResult> AppendAsync(Guid aggregateId, string aggregateType, ExpectedVersion expectedVersion, IReadOnlyList<NewEvent> events, CancellationToken cancellationToken = default)
+    {
+        if (ReservedAggregateTypes.Contains(aggregateType, StringComparer.Ordinal))
+        {
+            throw new ArgumentException(
+                $"Streams of the aggregate type '{aggregateType}' are written by the library itself (form definitions and submissions); choose an aggregate type of your own.",
+                nameof(aggregateType));
+        }
+
+        return PliersTelemetry.TraceAsync("events.append", () => AppendCoreAsync(aggregateId, aggregateType, expectedVersion, events, cancellationToken));
+    }
 
     private async Task<AppendResult> AppendCoreAsync(Guid aggregateId, string aggregateType, ExpectedVersion expectedVersion, IReadOnlyList<NewEvent> events, CancellationToken cancellationToken)
     {
-        var batch = AppendBatch.Create(aggregateType, events);
+        var batch = AppendBatch.Create(aggregateType, events, _maxDepth);
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
+            // "Any version" goes after whoever won: every lost attempt means another append succeeded, so the loop
+            // makes progress; the bound only stops a pathological loop.
             for (var attempt = 1; ; attempt++)
             {
                 try
                 {
-                    var (positions, transaction) = await InsertAsync(connection, aggregateId, aggregateType, expectedVersion, batch, cancellationToken).ConfigureAwait(false);
+                    var (positions, transaction, version) = await InsertAsync(connection, expectedVersion, batch, aggregateId, cancellationToken).ConfigureAwait(false);
                     if (positions.Count == batch.Count)
                     {
                         Announce(batch.Count);
-                        var version = expectedVersion.IsAny
-                            ? await GetStreamVersionAsync(connection, aggregateId, cancellationToken).ConfigureAwait(false)
-                            : expectedVersion.Value + batch.Count;
                         return new AppendResult(version, positions, transaction);
                     }
                 }
@@ -108,9 +140,10 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
                                                   && e.ConstraintName is "events_stream_version_key" or "events_pkey")
                 {
                     // Another writer took the version first, or these ids were written before; decided below.
-                    if (expectedVersion.IsAny && e.ConstraintName == "events_stream_version_key" && attempt < 10)
+                    if (expectedVersion.IsAny && e.ConstraintName == "events_stream_version_key" && attempt < 1000)
                     {
-                        continue; // "any version" simply goes after the winner
+                        cancellationToken.ThrowIfCancellationRequested();
+                        continue;
                     }
                 }
                 catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UntranslatableCharacter)
@@ -121,36 +154,38 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
                         e);
                 }
 
-                return await ResolveConflictAsync(connection, aggregateId, expectedVersion, batch, cancellationToken).ConfigureAwait(false);
+                return await ResolveConflictAsync(connection, aggregateId, aggregateType, expectedVersion, batch, cancellationToken).ConfigureAwait(false);
             }
         }
     }
 
-    private async Task<(List<long> Positions, ulong Transaction)> InsertAsync(NpgsqlConnection connection, Guid aggregateId, string aggregateType, ExpectedVersion expectedVersion, AppendBatch batch, CancellationToken cancellationToken)
+    private async Task<(List<long> Positions, ulong Transaction, long Version)> InsertAsync(NpgsqlConnection connection, ExpectedVersion expectedVersion, AppendBatch batch, Guid aggregateId, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(expectedVersion.IsAny ? _appendAny : _append, connection);
-        Bind(command.Parameters, aggregateId, aggregateType, expectedVersion, batch);
+        Bind(command.Parameters, aggregateId, batch.AggregateType, expectedVersion, batch);
 
         // Prepared once per physical connection (Npgsql keeps it across pool rentals): the insert's plan is
         // reused instead of parsed and planned on every append.
         await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
         var positions = new List<long>(batch.Count);
         ulong transaction = 0;
+        long version = 0;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             positions.Add(reader.GetInt64(0));
             transaction = reader.GetFieldValue<ulong>(1);
+            version = Math.Max(version, reader.GetInt32(2));
         }
 
-        return (positions, transaction);
+        return (positions, transaction, version);
     }
 
     /// <summary>
     /// Nothing was written: either this very append succeeded before (a retry after a lost reply; the stored ids
     /// match), or the stream is elsewhere and the caller gets a concurrency error built from the request.
     /// </summary>
-    private async Task<AppendResult> ResolveConflictAsync(NpgsqlConnection connection, Guid aggregateId, ExpectedVersion expectedVersion, AppendBatch batch, CancellationToken cancellationToken)
+    private async Task<AppendResult> ResolveConflictAsync(NpgsqlConnection connection, Guid aggregateId, string aggregateType, ExpectedVersion expectedVersion, AppendBatch batch, CancellationToken cancellationToken)
     {
         var stored = new Dictionary<Guid, (Guid Aggregate, long Version, long Position, ulong Transaction)>();
         await using (var command = new NpgsqlCommand(_findByIds, connection))
@@ -163,7 +198,6 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
             }
         }
 
-        var actual = await GetStreamVersionAsync(connection, aggregateId, cancellationToken).ConfigureAwait(false);
         if (stored.Count == batch.Count && stored.Values.All(s => s.Aggregate == aggregateId))
         {
             var rows = batch.Ids.Select(id => stored[id]).ToArray();
@@ -171,7 +205,8 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
             var contiguous = rows.Select((r, i) => r.Version == first + i).All(x => x);
             if (contiguous && (expectedVersion.IsAny || first == expectedVersion.Value + 1))
             {
-                return new AppendResult(actual, rows.Select(r => r.Position).ToArray(), rows[0].Transaction);
+                // The earlier append of these very events succeeded: its own result, whatever came after it.
+                return new AppendResult(rows[^1].Version, rows.Select(r => r.Position).ToArray(), rows[0].Transaction);
             }
         }
 
@@ -183,12 +218,28 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
                 "events_pkey");
         }
 
+        var (actual, storedType) = await GetStreamHeadAsync(connection, aggregateId, cancellationToken).ConfigureAwait(false);
+        if (storedType is not null && storedType != aggregateType)
+        {
+            throw new PliersConflictException(
+                $"Stream {aggregateId} belongs to the aggregate type '{storedType}' (fixed by its first event), not '{aggregateType}'; nothing was written.",
+                "events_stream_aggregate_type");
+        }
+
         PliersLog.AppendConflict(_logger, aggregateId, expectedVersion.ToString(), actual);
         throw new PliersConcurrencyException(
             $"Stream {aggregateId} is at version {actual}, not at the expected version {expectedVersion}; nothing was written.",
             aggregateId,
             expectedVersion.Value,
             actual);
+    }
+
+    private async Task<(long Version, string? AggregateType)> GetStreamHeadAsync(NpgsqlConnection connection, Guid aggregateId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(_streamHead, connection);
+        command.Parameters.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? (reader.GetInt32(0), reader.GetString(1)) : (0, null);
     }
 
     public async Task<long> GetStreamVersionAsync(Guid aggregateId, CancellationToken cancellationToken = default)
@@ -329,8 +380,9 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
             }
 
             var checkpoint = after;
-            while (!cancellationToken.IsCancellationRequested)
+            while (true)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 Interlocked.Exchange(ref woken, 0);
                 var read = 0;
                 await foreach (var e in ReadAllAsync(checkpoint, batchSize, filter, cancellationToken).ConfigureAwait(false))
@@ -347,18 +399,13 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
 
                 // Wait for an append to be announced. Writes that bypass the library, and a transaction that
                 // holds the horizon back and then ends without writing events, announce nothing: look again
-                // after a short while regardless.
+                // after a short while regardless. Npgsql treats a timeout that rounds to 0 ms as "wait forever",
+                // so the remaining time is never less than 1 ms.
                 var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(1);
                 while (Volatile.Read(ref woken) == 0 && DateTime.UtcNow < deadline)
                 {
-                    try
-                    {
-                        await listener.WaitAsync(deadline - DateTime.UtcNow, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        yield break;
-                    }
+                    var remaining = deadline - DateTime.UtcNow;
+                    await listener.WaitAsync(remaining < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : remaining, cancellationToken).ConfigureAwait(false);
                 }
             }
         }
@@ -373,7 +420,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     internal NpgsqlBatchCommand AppendCommand(Guid aggregateId, string aggregateType, IReadOnlyList<NewEvent> events)
     {
         var command = new NpgsqlBatchCommand(_appendAny);
-        Bind(command.Parameters, aggregateId, aggregateType, ExpectedVersion.Any, AppendBatch.Create(aggregateType, events));
+        Bind(command.Parameters, aggregateId, aggregateType, ExpectedVersion.Any, AppendBatch.Create(aggregateType, events, _maxDepth));
         return command;
     }
 
@@ -406,13 +453,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            await using var command = new NpgsqlCommand(
-                """
-                select coalesce(extract(epoch from max(clock_timestamp() - xact_start)), 0)::float8
-                from pg_stat_activity
-                where backend_xid is not null and pid <> pg_backend_pid()
-                """,
-                connection);
+            await using var command = new NpgsqlCommand(_readerLag, connection);
             var seconds = (double)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
             return TimeSpan.FromSeconds(seconds);
         }
@@ -428,14 +469,16 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
+                // Rows already buffered are not a reason to go on: a cancelled read yields nothing more.
+                cancellationToken.ThrowIfCancellationRequested();
                 yield return new StoredEvent(
                     reader.GetGuid(0),
                     reader.GetGuid(1),
                     reader.GetString(2),
                     reader.GetString(3),
                     reader.GetInt32(4),
-                    reader.GetFieldValue<JsonElement>(5),
-                    reader.IsDBNull(6) ? null : reader.GetFieldValue<JsonElement>(6),
+                    JsonDepth.Read(reader, 5, _maxDepth),
+                    reader.IsDBNull(6) ? null : JsonDepth.Read(reader, 6, _maxDepth),
                     reader.IsDBNull(7) ? null : reader.GetGuid(7),
                     reader.IsDBNull(8) ? null : reader.GetGuid(8),
                     reader.GetFieldValue<DateTimeOffset>(9),
@@ -462,6 +505,8 @@ internal sealed class AppendBatch
 
     public int Count { get; }
 
+    public string AggregateType { get; private init; } = string.Empty;
+
     public Guid[] Ids { get; }
 
     public string[] Types { get; }
@@ -474,7 +519,7 @@ internal sealed class AppendBatch
 
     public string?[] Metadata { get; }
 
-    public static AppendBatch Create(string aggregateType, IReadOnlyList<NewEvent> events)
+    public static AppendBatch Create(string aggregateType, IReadOnlyList<NewEvent> events, int maxDepth)
     {
         ArgumentNullException.ThrowIfNull(events);
         CheckType(aggregateType, PostgresEventStore.MaxAggregateTypeLength, nameof(aggregateType), "aggregate type");
@@ -483,7 +528,7 @@ internal sealed class AppendBatch
             throw new ArgumentException("Append at least one event.", nameof(events));
         }
 
-        var batch = new AppendBatch(events.Count);
+        var batch = new AppendBatch(events.Count) { AggregateType = aggregateType };
         var seen = new HashSet<Guid>();
         for (var i = 0; i < events.Count; i++)
         {
@@ -496,7 +541,7 @@ internal sealed class AppendBatch
 
             batch.Ids[i] = e.Id;
             batch.Types[i] = e.EventType;
-            batch.Data[i] = CheckJson(e.Data, $"/{i}/data", e.EventType);
+            batch.Data[i] = CheckJson(e.Data, $"/{i}/data", e.EventType, maxDepth);
             batch.Correlations[i] = e.CorrelationId;
             batch.Causations[i] = e.CausationId;
             if (e.Metadata is { } metadata)
@@ -508,7 +553,7 @@ internal sealed class AppendBatch
                         [new PliersValidationError($"/{i}/metadata", "type", "metadata must be a JSON object")]);
                 }
 
-                batch.Metadata[i] = CheckJson(metadata.GetRawText(), $"/{i}/metadata", e.EventType);
+                batch.Metadata[i] = CheckJson(metadata.GetRawText(), $"/{i}/metadata", e.EventType, maxDepth);
             }
         }
 
@@ -533,7 +578,7 @@ internal sealed class AppendBatch
         }
     }
 
-    private static string CheckJson(string text, string path, string eventType)
+    private static string CheckJson(string text, string path, string eventType, int maxDepth)
     {
         if (string.IsNullOrEmpty(text))
         {
@@ -549,6 +594,7 @@ internal sealed class AppendBatch
                 [new PliersValidationError(path, "jsonb", problem)]);
         }
 
+        JsonDepth.Check(text, maxDepth, path, $"Event '{eventType}'");
         return text;
     }
 }

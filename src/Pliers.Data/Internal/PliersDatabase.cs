@@ -5,8 +5,9 @@ namespace Pliers.Data.Internal;
 /// <summary>The resolved connection settings every Pliers component shares: the data source and the validated schema.</summary>
 internal sealed class PliersDatabase
 {
-    public PliersDatabase(NpgsqlDataSource dataSource, string schema, string? connectionString, NpgsqlDataSource? readDataSource = null)
+    public PliersDatabase(NpgsqlDataSource dataSource, string schema, string? connectionString, NpgsqlDataSource? readDataSource = null, int maxDocumentDepth = 64)
     {
+        MaxDocumentDepth = maxDocumentDepth;
         DataSource = dataSource;
         ReadDataSource = readDataSource ?? dataSource;
         Schema = SchemaName.EnsureValid(schema);
@@ -20,6 +21,9 @@ internal sealed class PliersDatabase
     public NpgsqlDataSource ReadDataSource { get; }
 
     public string Schema { get; }
+
+    /// <summary>The one nesting limit for every JSON document written and read (<see cref="PliersDataOptions.MaxDocumentDepth"/>).</summary>
+    public int MaxDocumentDepth { get; }
 
     public string QuotedSchema { get; }
 

@@ -60,8 +60,8 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
     {
         var stream = Guid.NewGuid();
         var correlation = Guid.NewGuid();
-        var first = await Store.AppendAsync(stream, "form_submission", ExpectedVersion.NoStream, [Event(n: 1) with { CorrelationId = correlation }], Ct);
-        var second = await Store.AppendAsync(stream, "form_submission", 1, [Event(n: 2), Event(n: 3) with { CausationId = correlation, Metadata = JsonDocument.Parse("""{"user": "ann"}""").RootElement }], Ct);
+        var first = await Store.AppendAsync(stream, "order", ExpectedVersion.NoStream, [Event(n: 1) with { CorrelationId = correlation }], Ct);
+        var second = await Store.AppendAsync(stream, "order", 1, [Event(n: 2), Event(n: 3) with { CausationId = correlation, Metadata = JsonDocument.Parse("""{"user": "ann"}""").RootElement }], Ct);
 
         Assert.Equal(1, first.StreamVersion);
         Assert.Equal(3, second.StreamVersion);
@@ -72,7 +72,7 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
         var events = await ToListAsync(Store.ReadStreamAsync(stream, 1, Ct));
         Assert.Equal([1L, 2L, 3L], events.Select(e => e.EventVersion));
         Assert.Equal([1, 2, 3], events.Select(e => e.Data.GetProperty("n").GetInt32()));
-        Assert.All(events, e => Assert.Equal("form_submission", e.AggregateType));
+        Assert.All(events, e => Assert.Equal("order", e.AggregateType));
         Assert.Equal(correlation, events[0].CorrelationId);
         Assert.Equal(correlation, events[2].CausationId);
         Assert.Equal("ann", events[2].Metadata!.Value.GetProperty("user").GetString());
@@ -91,21 +91,21 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
     public async Task A_stale_expected_version_writes_nothing_and_burns_no_position()
     {
         var stream = Guid.NewGuid();
-        var first = await Store.AppendAsync(stream, "form_submission", 0, [Event()], Ct);
-        await Store.AppendAsync(stream, "form_submission", 1, [Event()], Ct);
+        var first = await Store.AppendAsync(stream, "order", 0, [Event()], Ct);
+        await Store.AppendAsync(stream, "order", 1, [Event()], Ct);
 
-        var stale = await Assert.ThrowsAsync<PliersConcurrencyException>(() => Store.AppendAsync(stream, "form_submission", 1, [Event(), Event()], Ct));
+        var stale = await Assert.ThrowsAsync<PliersConcurrencyException>(() => Store.AppendAsync(stream, "order", 1, [Event(), Event()], Ct));
         Assert.Equal(stream, stale.EntityId);
         Assert.Equal(1, stale.ExpectedVersion);
         Assert.Equal(2, stale.ActualVersion);
 
-        var ahead = await Assert.ThrowsAsync<PliersConcurrencyException>(() => Store.AppendAsync(stream, "form_submission", 5, [Event()], Ct));
+        var ahead = await Assert.ThrowsAsync<PliersConcurrencyException>(() => Store.AppendAsync(stream, "order", 5, [Event()], Ct));
         Assert.Equal(2, ahead.ActualVersion);
 
-        var exists = await Assert.ThrowsAsync<PliersConcurrencyException>(() => Store.AppendAsync(stream, "form_submission", ExpectedVersion.NoStream, [Event()], Ct));
+        var exists = await Assert.ThrowsAsync<PliersConcurrencyException>(() => Store.AppendAsync(stream, "order", ExpectedVersion.NoStream, [Event()], Ct));
         Assert.Equal(0, exists.ExpectedVersion);
 
-        var next = await Store.AppendAsync(stream, "form_submission", 2, [Event()], Ct);
+        var next = await Store.AppendAsync(stream, "order", 2, [Event()], Ct);
         Assert.Equal(3, next.StreamVersion);
         Assert.Equal(first.Positions[0] + 2, next.Positions[0]);
         Assert.Equal(3L, await postgres.ScalarAsync<long>($"select count(*) from {S}.events"));
@@ -115,8 +115,8 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
     public async Task Any_version_appends_after_whatever_is_there()
     {
         var stream = Guid.NewGuid();
-        Assert.Equal(1, (await Store.AppendAsync(stream, "form_definition", ExpectedVersion.Any, [Event()], Ct)).StreamVersion);
-        Assert.Equal(3, (await Store.AppendAsync(stream, "form_definition", ExpectedVersion.Any, [Event(), Event()], Ct)).StreamVersion);
+        Assert.Equal(1, (await Store.AppendAsync(stream, "invoice", ExpectedVersion.Any, [Event()], Ct)).StreamVersion);
+        Assert.Equal(3, (await Store.AppendAsync(stream, "invoice", ExpectedVersion.Any, [Event(), Event()], Ct)).StreamVersion);
     }
 
     [Fact]
@@ -138,7 +138,7 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
                     var batch = new[] { Event(n: w), Event(n: w) };
                     try
                     {
-                        await Store.AppendAsync(stream, "form_submission", version, batch, Ct);
+                        await Store.AppendAsync(stream, "order", version, batch, Ct);
                         foreach (var e in batch)
                         {
                             acknowledged.Add(e.Id);
@@ -175,19 +175,19 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
     {
         var stream = Guid.NewGuid();
         var batch = new[] { Event(n: 1), Event(n: 2) };
-        var original = await Store.AppendAsync(stream, "form_submission", 0, batch, Ct);
-        var retry = await Store.AppendAsync(stream, "form_submission", 0, batch, Ct);
+        var original = await Store.AppendAsync(stream, "order", 0, batch, Ct);
+        var retry = await Store.AppendAsync(stream, "order", 0, batch, Ct);
         Assert.Equal(original.Positions, retry.Positions);
         Assert.Equal(original.StreamVersion, retry.StreamVersion);
 
-        var anyRetry = await Store.AppendAsync(stream, "form_submission", ExpectedVersion.Any, batch, Ct);
+        var anyRetry = await Store.AppendAsync(stream, "order", ExpectedVersion.Any, batch, Ct);
         Assert.Equal(original.Positions, anyRetry.Positions);
         Assert.Equal(2L, await postgres.ScalarAsync<long>($"select count(*) from {S}.events"));
 
         // Same ids at another expected version, or in another stream, are not a retry.
-        await Store.AppendAsync(stream, "form_submission", 2, [Event()], Ct);
-        await Assert.ThrowsAsync<PliersConflictException>(() => Store.AppendAsync(Guid.NewGuid(), "form_submission", 0, batch, Ct));
-        await Assert.ThrowsAsync<PliersConflictException>(() => Store.AppendAsync(stream, "form_submission", ExpectedVersion.Any, [batch[0], Event()], Ct));
+        await Store.AppendAsync(stream, "order", 2, [Event()], Ct);
+        await Assert.ThrowsAsync<PliersConflictException>(() => Store.AppendAsync(Guid.NewGuid(), "order", 0, batch, Ct));
+        await Assert.ThrowsAsync<PliersConflictException>(() => Store.AppendAsync(stream, "order", ExpectedVersion.Any, [batch[0], Event()], Ct));
         Assert.Equal(3L, await postgres.ScalarAsync<long>($"select count(*) from {S}.events"));
     }
 
@@ -212,7 +212,7 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
         var batch = Enumerable.Range(0, 1000).Select(i => Event(n: i)).ToArray();
 
         commands.Reset();
-        var result = await store.AppendAsync(Guid.NewGuid(), "form_submission", 0, batch, Ct);
+        var result = await store.AppendAsync(Guid.NewGuid(), "order", 0, batch, Ct);
 
         Assert.Equal(1, commands.Executed);
         Assert.Equal(1000, result.StreamVersion);
@@ -223,20 +223,20 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
     [Fact]
     public async Task Read_all_never_skips_an_event_that_commits_after_a_later_one()
     {
-        await Store.AppendAsync(Guid.NewGuid(), "form_submission", 0, [Event(n: 0)], Ct);
+        await Store.AppendAsync(Guid.NewGuid(), "order", 0, [Event(n: 0)], Ct);
         var start = await ReadAllVisibleAsync(GlobalPosition.Start, 1);
         var checkpoint = Assert.Single(start).GlobalPosition;
 
         // Transaction A appends and stays open.
         await using var side = await postgres.OpenAsync();
         await using var transactionA = await side.BeginTransactionAsync(Ct);
-        await using (var insert = new NpgsqlCommand($$"""insert into {{S}}.events (aggregate_id, aggregate_type, event_type, event_data, event_version) values (gen_random_uuid(), 'form_submission', 'A', '{}', 1)""", side, transactionA))
+        await using (var insert = new NpgsqlCommand($$"""insert into {{S}}.events (aggregate_id, aggregate_type, event_type, event_data, event_version) values (gen_random_uuid(), 'order', 'A', '{}', 1)""", side, transactionA))
         {
             await insert.ExecuteNonQueryAsync(Ct);
         }
 
         // Transaction B appends to another stream and commits: a later transaction id, a later position.
-        var b = await Store.AppendAsync(Guid.NewGuid(), "form_submission", 0, [Event("B")], Ct);
+        var b = await Store.AppendAsync(Guid.NewGuid(), "order", 0, [Event("B")], Ct);
 
         Assert.Empty(await ToListAsync(Store.ReadAllAsync(checkpoint, 100, null, Ct)));
         Assert.True(await Store.GetReaderLagAsync(Ct) > TimeSpan.Zero);
@@ -254,7 +254,7 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
     {
         for (var i = 0; i < 5; i++)
         {
-            await Store.AppendAsync(Guid.NewGuid(), i % 2 == 0 ? "form_submission" : "form_definition", 0, [Event(i % 2 == 0 ? "form.submission.created" : "form.definition.created", i)], Ct);
+            await Store.AppendAsync(Guid.NewGuid(), i % 2 == 0 ? "order" : "invoice", 0, [Event(i % 2 == 0 ? "form.submission.created" : "form.definition.created", i)], Ct);
         }
 
         Assert.Equal(5, (await ReadAllVisibleAsync(GlobalPosition.Start, 5)).Count);
@@ -263,7 +263,7 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
         var page3 = await ToListAsync(Store.ReadAllAsync(page2[^1].GlobalPosition, 2, null, Ct));
         Assert.Equal([0, 1, 2, 3, 4], page1.Concat(page2).Concat(page3).Select(e => e.Data.GetProperty("n").GetInt32()));
 
-        var definitions = await ToListAsync(Store.ReadAllAsync(GlobalPosition.Start, 100, new EventFilter { AggregateTypes = ["form_definition"] }, Ct));
+        var definitions = await ToListAsync(Store.ReadAllAsync(GlobalPosition.Start, 100, new EventFilter { AggregateTypes = ["invoice"] }, Ct));
         Assert.Equal([1, 3], definitions.Select(e => e.Data.GetProperty("n").GetInt32()));
         var created = await ToListAsync(Store.ReadAllAsync(GlobalPosition.Start, 100, new EventFilter { EventTypes = ["form.submission.created"] }, Ct));
         Assert.Equal([0, 2, 4], created.Select(e => e.Data.GetProperty("n").GetInt32()));
@@ -277,7 +277,7 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
         var streams = Enumerable.Range(0, 4).Select(_ => Guid.NewGuid()).ToArray();
         for (var i = 0; i < 4; i++)
         {
-            await Store.AppendAsync(streams[i], "form_submission", 0, [Event(n: i)], Ct);
+            await Store.AppendAsync(streams[i], "order", 0, [Event(n: i)], Ct);
         }
 
         var seen = new List<int>();
@@ -295,7 +295,7 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
                     await Eventually.WaitAsync(() => Volatile.Read(ref delivered) >= 4, "the subscriber caught up");
                     for (var i = 4; i < 8; i++)
                     {
-                        await Store.AppendAsync(streams[i % 4], "form_submission", ExpectedVersion.Any, [Event(n: i)], Ct);
+                        await Store.AppendAsync(streams[i % 4], "order", ExpectedVersion.Any, [Event(n: i)], Ct);
                     }
                 },
                 Ct);
@@ -314,15 +314,15 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
         }
 
         // While nobody listens, more events arrive; one is held in an open transaction.
-        await Store.AppendAsync(streams[0], "form_submission", ExpectedVersion.Any, [Event(n: 8)], Ct);
+        await Store.AppendAsync(streams[0], "order", ExpectedVersion.Any, [Event(n: 8)], Ct);
         await using var side = await postgres.OpenAsync();
         await using var open = await side.BeginTransactionAsync(Ct);
-        await using (var insert = new NpgsqlCommand($$"""insert into {{S}}.events (aggregate_id, aggregate_type, event_type, event_data, event_version) values (gen_random_uuid(), 'form_submission', 'late', '{"n": 9}', 1)""", side, open))
+        await using (var insert = new NpgsqlCommand($$"""insert into {{S}}.events (aggregate_id, aggregate_type, event_type, event_data, event_version) values (gen_random_uuid(), 'order', 'late', '{"n": 9}', 1)""", side, open))
         {
             await insert.ExecuteNonQueryAsync(Ct);
         }
 
-        await Store.AppendAsync(streams[1], "form_submission", ExpectedVersion.Any, [Event(n: 10)], Ct);
+        await Store.AppendAsync(streams[1], "order", ExpectedVersion.Any, [Event(n: 10)], Ct);
 
         // Second run resumes from the stored checkpoint.
         using var secondRun = CancellationTokenSource.CreateLinkedTokenSource(Ct);
@@ -355,8 +355,8 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
     public async Task Events_of_a_business_flow_are_found_by_correlation_id()
     {
         var flow = Guid.NewGuid();
-        await Store.AppendAsync(Guid.NewGuid(), "form_definition", 0, [Event("form.definition.created") with { CorrelationId = flow }], Ct);
-        await Store.AppendAsync(Guid.NewGuid(), "form_submission", 0, [Event("form.submission.created") with { CorrelationId = flow }, Event("unrelated")], Ct);
+        await Store.AppendAsync(Guid.NewGuid(), "invoice", 0, [Event("form.definition.created") with { CorrelationId = flow }], Ct);
+        await Store.AppendAsync(Guid.NewGuid(), "order", 0, [Event("form.submission.created") with { CorrelationId = flow }, Event("unrelated")], Ct);
         var events = await ToListAsync(Store.ReadByCorrelationIdAsync(flow, Ct));
         Assert.Equal(["form.definition.created", "form.submission.created"], events.Select(e => e.EventType));
     }
@@ -384,7 +384,7 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
     [MemberData(nameof(BadTypes))]
     public async Task A_blank_or_oversized_type_is_refused_before_any_write(string value, string which)
     {
-        var aggregateType = which == "aggregate" ? value : "form_submission";
+        var aggregateType = which == "aggregate" ? value : "order";
         var eventType = which == "event" ? value : "form.submission.created";
         await Assert.ThrowsAnyAsync<ArgumentException>(() => Store.AppendAsync(Guid.NewGuid(), aggregateType, 0, [Event(eventType)], Ct));
         Assert.Equal(0L, await postgres.ScalarAsync<long>($"select count(*) from {S}.events"));
@@ -394,24 +394,24 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
     public async Task Bad_input_gets_a_clear_typed_error()
     {
         var stream = Guid.NewGuid();
-        await Assert.ThrowsAsync<ArgumentException>(() => Store.AppendAsync(stream, "form_submission", 0, [], Ct));
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.AppendAsync(stream, "order", 0, [], Ct));
         Assert.Throws<ArgumentOutOfRangeException>(() => ExpectedVersion.Exactly(-1));
         Assert.Throws<ArgumentOutOfRangeException>(() => { ExpectedVersion v = -3; return v; });
 
         var notJson = Assert.Throws<PliersValidationException>(() => NewEvent.FromJson("x", "{not json"));
         Assert.Equal("json", Assert.Single(notJson.Errors).Keyword);
 
-        var nul = await Assert.ThrowsAsync<PliersValidationException>(() => Store.AppendAsync(stream, "form_submission", 0, [NewEvent.FromJson("x", """{"a": "bad\u0000"}""")], Ct));
+        var nul = await Assert.ThrowsAsync<PliersValidationException>(() => Store.AppendAsync(stream, "order", 0, [NewEvent.FromJson("x", """{"a": "bad\u0000"}""")], Ct));
         Assert.Equal("/0/data", Assert.Single(nul.Errors).Path);
 
         // An escaped backslash followed by "u0000" is ordinary text and is stored.
-        await Store.AppendAsync(stream, "form_submission", 0, [NewEvent.FromJson("x", """{"a": "\\u0000"}""")], Ct);
+        await Store.AppendAsync(stream, "order", 0, [NewEvent.FromJson("x", """{"a": "\\u0000"}""")], Ct);
 
-        var metadata = await Assert.ThrowsAsync<PliersValidationException>(() => Store.AppendAsync(stream, "form_submission", 1, [Event() with { Metadata = JsonDocument.Parse("[1]").RootElement }], Ct));
+        var metadata = await Assert.ThrowsAsync<PliersValidationException>(() => Store.AppendAsync(stream, "order", 1, [Event() with { Metadata = JsonDocument.Parse("[1]").RootElement }], Ct));
         Assert.Equal("/0/metadata", Assert.Single(metadata.Errors).Path);
 
         var twice = Event();
-        await Assert.ThrowsAsync<ArgumentException>(() => Store.AppendAsync(stream, "form_submission", 1, [twice, twice], Ct));
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.AppendAsync(stream, "order", 1, [twice, twice], Ct));
         Assert.Equal(1L, await postgres.ScalarAsync<long>($"select count(*) from {S}.events"));
     }
 
