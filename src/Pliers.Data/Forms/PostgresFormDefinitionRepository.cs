@@ -18,9 +18,11 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
     private readonly NpgsqlDataSource _read;
     private readonly PostgresEventStore _events;
     private readonly string _table;
+    private readonly int _maxDepth;
 
     public PostgresFormDefinitionRepository(PliersDatabase database, PostgresEventStore events)
     {
+        _maxDepth = database.MaxDocumentDepth;
         _dataSource = database.DataSource;
         _read = database.ReadDataSource;
         _events = events;
@@ -53,6 +55,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
     {
         var json = definition.GetRawText();
         CheckJsonb(json, "/definition");
+        JsonDepth.Check(json, _maxDepth, "/definition", "The form definition");
         SchemaValidator.CheckDefinition(definition);
         var id = Guid.CreateVersion7();
         return await WriteAsync(
@@ -69,6 +72,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
     {
         var json = definition.GetRawText();
         CheckJsonb(json, "/definition");
+        JsonDepth.Check(json, _maxDepth, "/definition", "The form definition");
         SchemaValidator.CheckDefinition(definition);
         var updated = await WriteAsync(
             $"update {_table} set definition = @definition::jsonb where id = @id and xmin = @row_version::text::xid and status = 'draft' returning {Columns}",
@@ -210,7 +214,9 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         static (string, int) Decode(string cursor)
         {
             var parts = ReadCursor(cursor, 2);
-            return (parts[0], int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+            return int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var version)
+                ? (parts[0], version)
+                : throw BadCursor();
         }
     }
 
@@ -287,7 +293,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         _ => PostgresErrors.Translate(e),
     };
 
-    private static async Task<IReadOnlyList<FormDefinition>> QueryAsync(NpgsqlDataSource dataSource, string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<FormDefinition>> QueryAsync(NpgsqlDataSource dataSource, string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
     {
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
@@ -296,7 +302,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         }
     }
 
-    private static async Task<IReadOnlyList<FormDefinition>> QueryAsync(NpgsqlConnection connection, string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken, NpgsqlTransaction? transaction = null)
+    private async Task<IReadOnlyList<FormDefinition>> QueryAsync(NpgsqlConnection connection, string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken, NpgsqlTransaction? transaction = null)
     {
         await using var command = new NpgsqlCommand(sql, connection, transaction);
         command.Parameters.AddRange(parameters);
@@ -310,12 +316,12 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         return rows;
     }
 
-    private static FormDefinition Read(NpgsqlDataReader reader) => new(
+    private FormDefinition Read(NpgsqlDataReader reader) => new(
         reader.GetGuid(0),
         reader.GetString(1),
         reader.GetInt32(2),
         ParseStatus(reader.GetString(3)),
-        reader.GetFieldValue<JsonElement>(4),
+        JsonDepth.Read(reader, 4, _maxDepth),
         reader.GetFieldValue<DateTimeOffset>(5),
         reader.GetFieldValue<DateTimeOffset>(6),
         reader.GetFieldValue<uint>(7));

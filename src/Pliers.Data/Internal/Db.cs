@@ -11,6 +11,10 @@ internal static class Db
     public static string Cursor(params object[] parts) =>
         Convert.ToBase64String(Encoding.UTF8.GetBytes(string.Join('\u001f', parts.Select(p => Convert.ToString(p, System.Globalization.CultureInfo.InvariantCulture)))));
 
+    /// <summary>
+    /// Decodes a paging cursor this library returned. Anything else (tampered, truncated, from another query kind)
+    /// is an <see cref="ArgumentException"/> naming the query's Cursor, never a FormatException.
+    /// </summary>
     public static string[] ReadCursor(string cursor, int parts)
     {
         try
@@ -25,8 +29,12 @@ internal static class Db
         {
         }
 
-        throw new PliersValidationException("The cursor is not one this library returned.", [new PliersValidationError(string.Empty, "cursor", "invalid cursor")]);
+        throw BadCursor();
     }
+
+    /// <summary>The error for a cursor this library did not return.</summary>
+    public static ArgumentException BadCursor() =>
+        new("The cursor is not one this library returned for this kind of query; pass NextCursor from the previous page unchanged.", "query");
 
     /// <summary>Checks and trims a form name: non-blank, at most 100 characters.</summary>
     public static string FormName(string? name)

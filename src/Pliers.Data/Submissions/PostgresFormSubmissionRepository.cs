@@ -374,7 +374,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
             var parts = ReadCursor(cursor, 2);
             if (!long.TryParse(parts[0], System.Globalization.CultureInfo.InvariantCulture, out var ticks) || !Guid.TryParse(parts[1], out var afterId))
             {
-                throw new PliersValidationException("The cursor is not one this library returned.", [new PliersValidationError(string.Empty, "cursor", "invalid cursor")]);
+                throw BadCursor();
             }
 
             parameters.Add(P("after_created", new DateTimeOffset(ticks, TimeSpan.Zero)));
@@ -394,13 +394,8 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
             throw new PliersValidationException("Submission data must be a JSON object.", [new PliersValidationError(path, "type", $"expected an object, found {data.ValueKind.ToString().ToLowerInvariant()}")]);
         }
 
-        var depth = Depth(data);
-        if (depth > _options.MaxDocumentDepth)
-        {
-            throw new PliersValidationException($"Submission data is nested {depth} levels deep; at most {_options.MaxDocumentDepth} are allowed.", [new PliersValidationError(path, "maxDepth", $"at most {_options.MaxDocumentDepth} levels")]);
-        }
-
         var json = CheckDocumentText(data);
+        JsonDepth.Check(json, _options.MaxDocumentDepth, path, "Submission data");
         var bytes = Encoding.UTF8.GetByteCount(json);
         if (bytes > _options.MaxDocumentBytes)
         {
@@ -411,37 +406,9 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         return json;
     }
 
-    private static int Depth(JsonElement root)
-    {
-        var max = 0;
-        var stack = new Stack<(JsonElement Element, int Depth)>();
-        stack.Push((root, 1));
-        while (stack.Count > 0)
-        {
-            var (element, depth) = stack.Pop();
-            max = Math.Max(max, depth);
-            if (element.ValueKind == JsonValueKind.Object)
-            {
-                foreach (var p in element.EnumerateObject())
-                {
-                    stack.Push((p.Value, depth + 1));
-                }
-            }
-            else if (element.ValueKind == JsonValueKind.Array)
-            {
-                foreach (var item in element.EnumerateArray())
-                {
-                    stack.Push((item, depth + 1));
-                }
-            }
-        }
-
-        return max;
-    }
-
     private sealed record Definition(Guid Id, int Version, JsonElement Schema, string Name);
 
-    private static async Task<Definition> ActiveDefinitionAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, NpgsqlParameter key, string what, CancellationToken cancellationToken)
+    private async Task<Definition> ActiveDefinitionAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, NpgsqlParameter key, string what, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(sql, connection, transaction);
         command.Parameters.Add(key);
@@ -456,7 +423,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
             throw new PliersConflictException($"Form definition {what} is {reader.GetString(2)}; submissions go to the active version only.", "form_submissions_active_version");
         }
 
-        return new Definition(reader.GetGuid(0), reader.GetInt32(1), reader.GetFieldValue<JsonElement>(3), reader.GetString(4));
+        return new Definition(reader.GetGuid(0), reader.GetInt32(1), JsonDepth.Read(reader, 3, _options.MaxDocumentDepth), reader.GetString(4));
     }
 
     private async Task<(FormSubmission Submission, JsonElement Schema)> LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid id, CancellationToken cancellationToken)
@@ -472,7 +439,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
             throw new PliersNotFoundException($"Submission {id} does not exist.");
         }
 
-        return (Read(reader), reader.GetFieldValue<JsonElement>(10));
+        return (Read(reader), JsonDepth.Read(reader, 10, _options.MaxDocumentDepth));
     }
 
     /// <summary>The row statement and its domain event in one batch (one round trip), then the commit.</summary>
@@ -492,7 +459,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         }
     }
 
-    private static async Task<FormSubmission> ReadFirstAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
+    private async Task<FormSubmission> ReadFirstAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
     {
         try
         {
@@ -525,17 +492,18 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 yield return Read(reader);
             }
         }
     }
 
-    private static FormSubmission Read(NpgsqlDataReader reader) => new(
+    private FormSubmission Read(NpgsqlDataReader reader) => new(
         reader.GetGuid(0),
         reader.GetGuid(1),
         reader.GetInt32(2),
         Parse(reader.GetString(3)),
-        reader.GetFieldValue<JsonElement>(4),
+        JsonDepth.Read(reader, 4, _options.MaxDocumentDepth),
         reader.IsDBNull(5) ? null : reader.GetString(5),
         reader.IsDBNull(6) ? null : reader.GetInt32(6),
         reader.GetFieldValue<DateTimeOffset>(7),

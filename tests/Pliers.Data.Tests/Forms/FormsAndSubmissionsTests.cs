@@ -273,7 +273,7 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
         }
 
         Assert.Equal(20, streamed);
-        await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.QueryAsync(new SubmissionQuery { Cursor = "not-a-cursor" }, Ct));
+        await Assert.ThrowsAsync<ArgumentException>(() => Submissions.QueryAsync(new SubmissionQuery { Cursor = "not-a-cursor" }, Ct));
     }
 
     [Fact]

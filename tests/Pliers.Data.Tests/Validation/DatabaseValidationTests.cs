@@ -87,11 +87,50 @@ public sealed class DatabaseValidationTests(PostgresFixture postgres, MigratedSc
     }
 
     [Fact]
-    public async Task The_functions_are_immutable_parallel_safe_and_null_in_null_out()
+    public async Task The_functions_are_immutable_labelled_for_parallel_use_as_they_are_and_null_in_null_out()
     {
-        Assert.Equal(0L, await postgres.ScalarAsync<long>($"select count(*) from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = '{_host.Schema}' and p.proname in ('jsonb_matches_schema', 'jsonb_schema_errors') and (p.provolatile <> 'i' or p.proparallel <> 's')"));
+        // jsonb_schema_errors runs the interpreter only: parallel safe. jsonb_matches_schema compiles the schema with
+        // functions that catch errors (subtransactions): parallel unsafe (see the parallel-plan test below).
+        Assert.Equal(0L, await postgres.ScalarAsync<long>($"select count(*) from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = '{_host.Schema}' and p.proname in ('jsonb_matches_schema', 'jsonb_schema_errors') and p.provolatile <> 'i'"));
+        Assert.Equal("s", await postgres.ScalarAsync<string>($"select string_agg(distinct p.proparallel::text, '') from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = '{_host.Schema}' and p.proname = 'jsonb_schema_errors'"));
+        Assert.Equal("u", await postgres.ScalarAsync<string>($"select string_agg(distinct p.proparallel::text, '') from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = '{_host.Schema}' and p.proname = 'jsonb_matches_schema'"));
         Assert.Null(await postgres.ScalarAsync<bool?>($"select {S}.jsonb_matches_schema(null, '{{}}')"));
         Assert.True(await postgres.ScalarAsync<bool>($$"""select {{S}}.jsonb_matches_schema('{"type": "string"}', '"x"')"""));
+    }
+
+    [Fact]
+    public async Task Every_function_with_an_exception_block_is_parallel_unsafe()
+    {
+        Assert.Equal(0L, await postgres.ScalarAsync<long>($"select count(*) from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = '{_host.Schema}' and p.prolang = (select oid from pg_language where lanname = 'plpgsql') and p.prosrc ~* '\\mexception\\s+when\\M' and p.proparallel <> 'u'"));
+    }
+
+    [Fact]
+    public async Task A_per_row_schema_validation_under_a_forced_parallel_plan_gives_verdicts_not_a_subtransaction_error()
+    {
+        // A table of (schema, document) pairs, each row with its own schema, scanned with every planner knob set
+        // for a parallel plan (what a few hundred thousand rows get on their own).
+        await postgres.ExecuteAsync($$"""
+            create table {{S}}.parallel_probe as
+            select jsonb_build_object('type', 'object', 'properties', jsonb_build_object('n', jsonb_build_object('type', 'integer', 'maximum', i % 50))) as schema,
+                   jsonb_build_object('n', i % 100) as data
+            from generate_series(1, 20000) as i;
+            analyze {{S}}.parallel_probe;
+            """);
+        await using var connection = await postgres.OpenAsync();
+        await using var transaction = await connection.BeginTransactionAsync(Ct);
+        var forceSetting = connection.PostgreSqlVersion.Major >= 16 ? "debug_parallel_query" : "force_parallel_mode";
+        await using (var settings = new NpgsqlCommand($"set local parallel_setup_cost = 0; set local parallel_tuple_cost = 0; set local min_parallel_table_scan_size = 0; set local max_parallel_workers_per_gather = 2; set local {forceSetting} = on", connection, transaction))
+        {
+            await settings.ExecuteNonQueryAsync(Ct);
+        }
+
+        await using var count = new NpgsqlCommand($"select count(*) filter (where {S}.jsonb_matches_schema(schema, data)), count(*) from {S}.parallel_probe", connection, transaction);
+        await using var reader = await count.ExecuteReaderAsync(Ct);
+        Assert.True(await reader.ReadAsync(Ct));
+
+        // n = i % 100 matches when n <= i % 50: for i % 100 < 50 always (n = i % 50), never otherwise.
+        Assert.Equal(10000L, reader.GetInt64(0));
+        Assert.Equal(20000L, reader.GetInt64(1));
     }
 
     [Fact]
