@@ -88,11 +88,12 @@ public sealed class RestartTests(PostgresFixture postgres)
         try
         {
             await services.MigratePliersDatabaseAsync(Ct);
-            var last = PliersMigrations.Versions[^1];
-            await services.RollbackPliersDatabaseAsync(PliersMigrations.Versions[^2], Ct);
-
-            // The last migration alters form_definitions; hold a lock on it so the migration waits inside its
-            // transaction, then kill the migrating connection.
+            // The validation migration alters form_definitions: roll back to just before it, hold a lock on the table
+            // so the migration waits inside its transaction, then kill the migrating connection.
+            var validation = PliersMigrations.Versions.ToList().IndexOf(202611251000);
+            var before = PliersMigrations.Versions[validation - 1];
+            var pending = PliersMigrations.Versions.Skip(validation).ToArray();
+            await services.RollbackPliersDatabaseAsync(before, Ct);
             await using var blocker = await postgres.OpenAsync();
             await using var transaction = await blocker.BeginTransactionAsync(Ct);
             await using (var take = new NpgsqlCommand($"lock table \"{schema}\".form_definitions in access share mode", blocker, transaction))
@@ -116,12 +117,12 @@ public sealed class RestartTests(PostgresFixture postgres)
             await Assert.ThrowsAnyAsync<Exception>(() => migrating);
 
             var status = await services.GetPliersMigrationStatusAsync(Ct);
-            Assert.Equal(PliersMigrations.Versions[^2], status.CurrentVersion);
+            Assert.Equal(before, status.CurrentVersion);
             Assert.Equal(0L, await postgres.ScalarAsync<long>($"select count(*) from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = '{schema}' and p.proname = 'jsonb_matches_schema'"));
 
             NpgsqlConnection.ClearAllPools();
             var result = await services.MigratePliersDatabaseAsync(Ct);
-            Assert.Equal([last], result.Applied);
+            Assert.Equal(pending, result.Applied);
             Assert.True((await services.VerifyPliersDatabaseAsync(Ct)).IsMatch);
         }
         finally
