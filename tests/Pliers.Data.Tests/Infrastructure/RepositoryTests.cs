@@ -28,6 +28,13 @@ public sealed class RepositoryTests
         return output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 
+    /// <summary>The ways a path to the folder beside the checkout was written (built here so this file does not name it).</summary>
+    private static readonly string[] OutsideReferences =
+    [
+        string.Join('/', "..", "shared"),
+        string.Join(", ", "\"..\"", "\"shared\""),
+    ];
+
     [Fact]
     public async Task Every_file_the_tests_read_is_tracked_and_no_code_reaches_outside_the_checkout()
     {
@@ -47,10 +54,10 @@ public sealed class RepositoryTests
         var code = tracked.Where(f => f.EndsWith(".cs", StringComparison.Ordinal) || f.EndsWith("proj", StringComparison.Ordinal)
                                       || f.EndsWith(".props", StringComparison.Ordinal) || f.StartsWith(".ci/", StringComparison.Ordinal));
         var offenders = new List<string>();
-        foreach (var file in code.Where(f => f != "tests/Pliers.Data.Tests/Infrastructure/RepositoryTests.cs"))
+        foreach (var file in code)
         {
             var text = await File.ReadAllTextAsync(Path.Combine(root, file), TestContext.Current.CancellationToken);
-            if (text.Contains("../shared", StringComparison.Ordinal) || text.Contains("\"..\", \"shared\"", StringComparison.Ordinal))
+            if (OutsideReferences.Any(r => text.Contains(r, StringComparison.Ordinal)))
             {
                 offenders.Add(file);
             }
