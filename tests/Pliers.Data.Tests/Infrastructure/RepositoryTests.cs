@@ -29,11 +29,9 @@ public sealed class RepositoryTests
     }
 
     /// <summary>The ways a path to the folder beside the checkout was written (built here so this file does not name it).</summary>
-    private static readonly string[] OutsideReferences =
-    [
-        string.Join('/', "..", "shared"),
-        string.Join(", ", "\"..\"", "\"shared\""),
-    ];
+    private static readonly string[] OutsideReferences = Patterns("shar" + "ed");
+
+    private static string[] Patterns(string folder) => [$"../{folder}", $"\"..\", \"{folder}\""];
 
     [Fact]
     public async Task Every_file_the_tests_read_is_tracked_and_no_code_reaches_outside_the_checkout()
