@@ -126,7 +126,7 @@ public sealed class EventStoreDefectTests(PostgresFixture postgres, MigratedSche
     {
         var stream = Guid.NewGuid();
         await Store.AppendAsync(stream, "order", ExpectedVersion.NoStream, Enumerable.Range(0, 50).Select(Event).ToArray(), Ct);
-        await Eventually.WaitAsync(async () => (await ToListAsync(Store.ReadAllAsync(GlobalPosition.Start, 100, null, Ct))).Count, c => c == 50, "the 50 events visible to global readers");
+        await Eventually.WaitAsync(async () => (await TestJson.ToListAsync(Store.ReadAllAsync(GlobalPosition.Start, 100, null, Ct))).Count, c => c == 50, "the 50 events visible to global readers");
 
         await AssertCancelsAfterFirstAsync(t => Store.ReadStreamAsync(stream, 1, t));
         await AssertCancelsAfterFirstAsync(t => Store.ReadStreamBackwardAsync(stream, null, t));
@@ -173,7 +173,6 @@ public sealed class EventStoreDefectTests(PostgresFixture postgres, MigratedSche
         Assert.Equal(cancel.Token, error.CancellationToken);
     }
 
-    private static string Nested(int depth) => new StringBuilder().Insert(0, "{\"a\":", depth - 1).Append("{}").Append('}', depth - 1).ToString();
 
     [Fact]
     public async Task Events_deeper_than_the_depth_limit_are_refused_and_every_stored_event_reads_back()
@@ -182,16 +181,16 @@ public sealed class EventStoreDefectTests(PostgresFixture postgres, MigratedSche
         var stream = Guid.NewGuid();
 
         // At the limit: stored and read back, by stream and by global readers.
-        await Store.AppendAsync(stream, "order", ExpectedVersion.NoStream, [NewEvent.FromJson("deep", Nested(limit))], Ct);
-        var read = await ToListAsync(Store.ReadStreamAsync(stream, 1, Ct));
+        await Store.AppendAsync(stream, "order", ExpectedVersion.NoStream, [NewEvent.FromJson("deep", TestJson.Nested(limit))], Ct);
+        var read = await TestJson.ToListAsync(Store.ReadStreamAsync(stream, 1, Ct));
         Assert.Equal(limit, Depth(Assert.Single(read).Data));
-        await Eventually.WaitAsync(async () => (await ToListAsync(Store.ReadAllAsync(GlobalPosition.Start, 10, null, Ct))).Count, c => c == 1, "the deep event in a global read");
+        await Eventually.WaitAsync(async () => (await TestJson.ToListAsync(Store.ReadAllAsync(GlobalPosition.Start, 10, null, Ct))).Count, c => c == 1, "the deep event in a global read");
 
         // One level more: refused at write time with the path and the rule, nothing stored.
-        var error = await Assert.ThrowsAsync<PliersValidationException>(() => Store.AppendAsync(stream, "order", 1, [NewEvent.FromJson("deeper", Nested(limit + 1))], Ct));
+        var error = await Assert.ThrowsAsync<PliersValidationException>(() => Store.AppendAsync(stream, "order", 1, [NewEvent.FromJson("deeper", TestJson.Nested(limit + 1))], Ct));
         Assert.Equal("maxDepth", Assert.Single(error.Errors).Keyword);
         Assert.Equal("/0/data", error.Errors[0].Path);
-        var metadata = await Assert.ThrowsAsync<PliersValidationException>(() => Store.AppendAsync(stream, "order", 1, [Event() with { Metadata = JsonDocument.Parse(Nested(limit + 1), new JsonDocumentOptions { MaxDepth = 1000 }).RootElement }], Ct));
+        var metadata = await Assert.ThrowsAsync<PliersValidationException>(() => Store.AppendAsync(stream, "order", 1, [Event() with { Metadata = JsonDocument.Parse(TestJson.Nested(limit + 1), new JsonDocumentOptions { MaxDepth = 1000 }).RootElement }], Ct));
         Assert.Equal("/0/metadata", metadata.Errors[0].Path);
         Assert.Equal(1L, await postgres.ScalarAsync<long>($"select count(*) from {S}.events"));
     }
@@ -228,16 +227,6 @@ public sealed class EventStoreDefectTests(PostgresFixture postgres, MigratedSche
         Assert.Equal(0L, await postgres.ScalarAsync<long>($"select count(*) from {S}.events"));
     }
 
-    private static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> source)
-    {
-        var list = new List<T>();
-        await foreach (var item in source)
-        {
-            list.Add(item);
-        }
-
-        return list;
-    }
 }
 
 /// <summary>Reader lag is right for the application role, and counts prepared transactions.</summary>

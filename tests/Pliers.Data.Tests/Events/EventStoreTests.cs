@@ -25,16 +25,6 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
     internal static NewEvent Event(string type = "form.submission.updated", int n = 0) =>
         NewEvent.FromJson(type, $$"""{"n": {{n}}, "text": "about a hundred bytes of payload, like a small domain event would carry"}""");
 
-    private static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> source)
-    {
-        var list = new List<T>();
-        await foreach (var item in source)
-        {
-            list.Add(item);
-        }
-
-        return list;
-    }
 
     /// <summary>
     /// Global reads lag while any transaction in the cluster that started earlier is still running (other test
@@ -45,7 +35,7 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (true)
         {
-            var events = await ToListAsync(Store.ReadAllAsync(after, maxCount, filter, Ct));
+            var events = await TestJson.ToListAsync(Store.ReadAllAsync(after, maxCount, filter, Ct));
             if (events.Count >= expected || DateTime.UtcNow > deadline)
             {
                 return events;
@@ -69,7 +59,7 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
         Assert.True(first.Positions[0] < second.Positions[0] && second.Positions[0] < second.Positions[1]);
         Assert.NotEqual(first.TransactionId, second.TransactionId);
 
-        var events = await ToListAsync(Store.ReadStreamAsync(stream, 1, Ct));
+        var events = await TestJson.ToListAsync(Store.ReadStreamAsync(stream, 1, Ct));
         Assert.Equal([1L, 2L, 3L], events.Select(e => e.EventVersion));
         Assert.Equal([1, 2, 3], events.Select(e => e.Data.GetProperty("n").GetInt32()));
         Assert.All(events, e => Assert.Equal("order", e.AggregateType));
@@ -80,9 +70,9 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
         Assert.Equal(second.Positions, events.Skip(1).Select(e => e.Position));
         Assert.True(events[0].Id.Version == 7, "default ids are UUIDv7");
 
-        Assert.Equal([2L, 3L], (await ToListAsync(Store.ReadStreamAsync(stream, 2, Ct))).Select(e => e.EventVersion));
-        Assert.Equal([3L, 2L, 1L], (await ToListAsync(Store.ReadStreamBackwardAsync(stream, null, Ct))).Select(e => e.EventVersion));
-        Assert.Equal([2L, 1L], (await ToListAsync(Store.ReadStreamBackwardAsync(stream, 2, Ct))).Select(e => e.EventVersion));
+        Assert.Equal([2L, 3L], (await TestJson.ToListAsync(Store.ReadStreamAsync(stream, 2, Ct))).Select(e => e.EventVersion));
+        Assert.Equal([3L, 2L, 1L], (await TestJson.ToListAsync(Store.ReadStreamBackwardAsync(stream, null, Ct))).Select(e => e.EventVersion));
+        Assert.Equal([2L, 1L], (await TestJson.ToListAsync(Store.ReadStreamBackwardAsync(stream, 2, Ct))).Select(e => e.EventVersion));
         Assert.Equal(3, await Store.GetStreamVersionAsync(stream, Ct));
         Assert.Equal(0, await Store.GetStreamVersionAsync(Guid.NewGuid(), Ct));
     }
@@ -155,7 +145,7 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
             Ct)).ToArray();
         await Task.WhenAll(writers);
 
-        var events = await ToListAsync(Store.ReadStreamAsync(stream, 1, Ct));
+        var events = await TestJson.ToListAsync(Store.ReadStreamAsync(stream, 1, Ct));
         Assert.Equal(Enumerable.Range(1, events.Count).Select(v => (long)v), events.Select(e => e.EventVersion));
         Assert.Equal(acknowledged.Count, events.Count);
         Assert.Equal(acknowledged.OrderBy(g => g), events.Select(e => e.Id).OrderBy(g => g));
@@ -238,7 +228,7 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
         // Transaction B appends to another stream and commits: a later transaction id, a later position.
         var b = await Store.AppendAsync(Guid.NewGuid(), "order", 0, [Event("B")], Ct);
 
-        Assert.Empty(await ToListAsync(Store.ReadAllAsync(checkpoint, 100, null, Ct)));
+        Assert.Empty(await TestJson.ToListAsync(Store.ReadAllAsync(checkpoint, 100, null, Ct)));
         Assert.True(await Store.GetReaderLagAsync(Ct) > TimeSpan.Zero);
 
         await transactionA.CommitAsync(Ct);
@@ -246,7 +236,7 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
         Assert.Equal(["A", "B"], after.Select(e => e.EventType));
         Assert.True(after[0].Position < b.Positions[0], "A holds the smaller position: a reader following positions alone would have read B, moved past A and never seen it");
         Assert.True(after[0].GlobalPosition < after[1].GlobalPosition);
-        Assert.Empty(await ToListAsync(Store.ReadAllAsync(after[1].GlobalPosition, 100, null, Ct)));
+        Assert.Empty(await TestJson.ToListAsync(Store.ReadAllAsync(after[1].GlobalPosition, 100, null, Ct)));
     }
 
     [Fact]
@@ -258,14 +248,14 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
         }
 
         Assert.Equal(5, (await ReadAllVisibleAsync(GlobalPosition.Start, 5)).Count);
-        var page1 = await ToListAsync(Store.ReadAllAsync(GlobalPosition.Start, 2, null, Ct));
-        var page2 = await ToListAsync(Store.ReadAllAsync(page1[^1].GlobalPosition, 2, null, Ct));
-        var page3 = await ToListAsync(Store.ReadAllAsync(page2[^1].GlobalPosition, 2, null, Ct));
+        var page1 = await TestJson.ToListAsync(Store.ReadAllAsync(GlobalPosition.Start, 2, null, Ct));
+        var page2 = await TestJson.ToListAsync(Store.ReadAllAsync(page1[^1].GlobalPosition, 2, null, Ct));
+        var page3 = await TestJson.ToListAsync(Store.ReadAllAsync(page2[^1].GlobalPosition, 2, null, Ct));
         Assert.Equal([0, 1, 2, 3, 4], page1.Concat(page2).Concat(page3).Select(e => e.Data.GetProperty("n").GetInt32()));
 
-        var definitions = await ToListAsync(Store.ReadAllAsync(GlobalPosition.Start, 100, new EventFilter { AggregateTypes = ["invoice"] }, Ct));
+        var definitions = await TestJson.ToListAsync(Store.ReadAllAsync(GlobalPosition.Start, 100, new EventFilter { AggregateTypes = ["invoice"] }, Ct));
         Assert.Equal([1, 3], definitions.Select(e => e.Data.GetProperty("n").GetInt32()));
-        var created = await ToListAsync(Store.ReadAllAsync(GlobalPosition.Start, 100, new EventFilter { EventTypes = ["form.submission.created"] }, Ct));
+        var created = await TestJson.ToListAsync(Store.ReadAllAsync(GlobalPosition.Start, 100, new EventFilter { EventTypes = ["form.submission.created"] }, Ct));
         Assert.Equal([0, 2, 4], created.Select(e => e.Data.GetProperty("n").GetInt32()));
 
         Assert.Equal(page1[1].GlobalPosition, GlobalPosition.Parse(page1[1].GlobalPosition.ToString()));
@@ -357,7 +347,7 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
         var flow = Guid.NewGuid();
         await Store.AppendAsync(Guid.NewGuid(), "invoice", 0, [Event("form.definition.created") with { CorrelationId = flow }], Ct);
         await Store.AppendAsync(Guid.NewGuid(), "order", 0, [Event("form.submission.created") with { CorrelationId = flow }, Event("unrelated")], Ct);
-        var events = await ToListAsync(Store.ReadByCorrelationIdAsync(flow, Ct));
+        var events = await TestJson.ToListAsync(Store.ReadByCorrelationIdAsync(flow, Ct));
         Assert.Equal(["form.definition.created", "form.submission.created"], events.Select(e => e.EventType));
     }
 
@@ -365,7 +355,7 @@ public sealed class EventStoreTests(PostgresFixture postgres, MigratedSchema sch
     public async Task Events_restored_ahead_of_the_transaction_counter_are_reported_not_silently_hidden()
     {
         await postgres.ExecuteAsync($$"""insert into {{S}}.events (aggregate_id, aggregate_type, event_type, event_data, event_version, transaction_id) values (gen_random_uuid(), 't', 'restored', '{}', 1, '999999999999'::xid8)""");
-        var error = await Assert.ThrowsAsync<PliersDataException>(() => ToListAsync(Store.ReadAllAsync(GlobalPosition.Start, 10, null, Ct)));
+        var error = await Assert.ThrowsAsync<PliersDataException>(() => TestJson.ToListAsync(Store.ReadAllAsync(GlobalPosition.Start, 10, null, Ct)));
         Assert.Contains("restored", error.Message, StringComparison.Ordinal);
     }
 

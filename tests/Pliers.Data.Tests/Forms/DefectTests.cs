@@ -26,7 +26,6 @@ public sealed class DefectTests(MigratedSchema schema) : IAsyncLifetime, IClassF
 
     private static JsonElement Json(string text) => JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 1000 }).RootElement;
 
-    private static string Nested(int depth) => new StringBuilder().Insert(0, "{\"a\":", depth - 1).Append("{}").Append('}', depth - 1).ToString();
 
     public static TheoryData<string> ForeignCursors => new()
     {
@@ -73,22 +72,22 @@ public sealed class DefectTests(MigratedSchema schema) : IAsyncLifetime, IClassF
         var limit = Limit;
 
         // A definition member (beside the schema) nested to the limit: stored, read back by every read path.
-        var definition = Json($$"""{"schema": {"type": "object"}, "ui": {{Nested(limit - 1)}}}""");
+        var definition = Json($$"""{"schema": {"type": "object"}, "ui": {{TestJson.Nested(limit - 1)}}}""");
         var draft = await Forms.CreateAsync("deep", definition, cancellationToken: Ct);
         Assert.Equal(limit, Pliers.Data.Internal.JsonDepth.Of((await Forms.GetByIdAsync(draft.Id, Ct))!.Definition.GetRawText()));
         Assert.Single(await Forms.GetVersionsAsync("deep", Ct));
 
-        var tooDeep = await Assert.ThrowsAsync<PliersValidationException>(() => Forms.CreateAsync("deeper", Json($$"""{"schema": {"type": "object"}, "ui": {{Nested(limit)}}}"""), cancellationToken: Ct));
+        var tooDeep = await Assert.ThrowsAsync<PliersValidationException>(() => Forms.CreateAsync("deeper", Json($$"""{"schema": {"type": "object"}, "ui": {{TestJson.Nested(limit)}}}"""), cancellationToken: Ct));
         Assert.Equal("maxDepth", Assert.Single(tooDeep.Errors).Keyword);
         Assert.Equal("/definition", tooDeep.Errors[0].Path);
-        await Assert.ThrowsAsync<PliersValidationException>(() => Forms.UpdateDraftAsync(draft.Id, draft.RowVersion, Json($$"""{"schema": {"type": "object"}, "ui": {{Nested(limit)}}}"""), cancellationToken: Ct));
+        await Assert.ThrowsAsync<PliersValidationException>(() => Forms.UpdateDraftAsync(draft.Id, draft.RowVersion, Json($$"""{"schema": {"type": "object"}, "ui": {{TestJson.Nested(limit)}}}"""), cancellationToken: Ct));
 
         // Submission data nested to the limit: stored and read back; one more level refused.
         await Forms.PublishAsync(draft.Id, cancellationToken: Ct);
-        var submission = await Submissions.CreateAsync("deep", Json(Nested(limit)), cancellationToken: Ct);
+        var submission = await Submissions.CreateAsync("deep", Json(TestJson.Nested(limit)), cancellationToken: Ct);
         Assert.Equal(limit, Pliers.Data.Internal.JsonDepth.Of((await Submissions.GetByIdAsync(submission.Id, Ct))!.Data.GetRawText()));
         Assert.Single((await Submissions.QueryAsync(new SubmissionQuery { FormName = "deep" }, Ct)).Items);
-        var deeper = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.CreateAsync("deep", Json(Nested(limit + 1)), cancellationToken: Ct));
+        var deeper = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.CreateAsync("deep", Json(TestJson.Nested(limit + 1)), cancellationToken: Ct));
         Assert.Equal("maxDepth", Assert.Single(deeper.Errors).Keyword);
     }
 }
