@@ -177,10 +177,10 @@ internal sealed class FormScenarios : IScenario
         _ = (reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.GetString(3), reader.GetFieldValue<JsonElement>(4), reader.GetFieldValue<DateTimeOffset>(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<uint>(7));
     }
 
-    private static async Task<int> RawPageAsync(NpgsqlDataSource raw, (string Sql, List<NpgsqlParameter> Parameters) page, CancellationToken cancellationToken)
+    private static async Task<int> RawPageAsync(NpgsqlDataSource raw, (string Sql, Dapper.DynamicParameters Parameters) page, CancellationToken cancellationToken)
     {
         await using var command = raw.CreateCommand(page.Sql);
-        command.Parameters.AddRange(page.Parameters.Select(p => p.Clone()).ToArray());
+        command.Parameters.AddRange(page.Parameters.ParameterNames.Select(n => new NpgsqlParameter(n, page.Parameters.Get<object>(n))).ToArray());
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var count = 0;
         while (await reader.ReadAsync(cancellationToken))

@@ -1,44 +1,31 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using Dapper;
 using Npgsql;
 using NpgsqlTypes;
 using Pliers.Data.Internal;
 
 namespace Pliers.Data.Events;
 
-/// <summary>The PostgreSQL event store; see <see cref="IEventStore"/>.</summary>
+/// <summary>
+/// The PostgreSQL event store; see <see cref="IEventStore"/>. Reads and lookups go through Dapper; the append is the
+/// one raw-Npgsql statement (explicitly prepared per physical connection, see docs/architecture.md).
+/// </summary>
 internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
 {
     internal const int MaxAggregateTypeLength = 100;
     internal const int MaxEventTypeLength = 200;
-    private const string Columns = "id, aggregate_id, aggregate_type, event_type, event_version, event_data, metadata, correlation_id, causation_id, created_at, position, transaction_id";
-
     internal const string Channel = "pliers_events";
 
-    /// <summary>Gets the quoted, schema-qualified events table.</summary>
-    internal string Table { get; }
+    /// <summary>The aggregate types the library writes itself; <see cref="IEventStore"/> callers cannot append to them.</summary>
+    internal static readonly string[] ReservedAggregateTypes = ["form_definition", "form_submission"];
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly NpgsqlDataSource _read;
     private readonly string _schema;
     private readonly AppendSignal _signal;
-    private readonly string _append;
-    private readonly string _appendAny;
-    private readonly string _findByIds;
-    private readonly string _streamVersion;
-    private readonly string _readStream;
-    private readonly string _readStreamBackward;
-    private readonly string _readByCorrelation;
-    private readonly string _readAllHead;
-    private readonly string _restoreCheck;
-
-    private readonly Microsoft.Extensions.Logging.ILogger _logger;
     private readonly int _maxDepth;
-    private readonly string _readerLag;
-    private readonly string _streamHead;
-
-    /// <summary>The aggregate types the library writes itself; <see cref="IEventStore"/> callers cannot append to them.</summary>
-    internal static readonly string[] ReservedAggregateTypes = ["form_definition", "form_submission"];
+    private readonly Microsoft.Extensions.Logging.ILogger _logger;
 
     public PostgresEventStore(PliersDatabase database, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
@@ -46,64 +33,13 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         _dataSource = database.DataSource;
         _read = database.ReadDataSource;
         _schema = database.Schema;
-        Table = database.QuotedSchema + ".events";
-        _signal = new AppendSignal(database.DataSource, database.Schema);
         _maxDepth = database.MaxDocumentDepth;
-        var events = database.QuotedSchema + ".events";
-
-        // One statement: the version check and the insert of the whole batch. When the stream is not at the
-        // expected version no row is inserted and no identity value is taken; a concurrent writer that slips
-        // in between is stopped by the unique key on (aggregate_id, event_version).
-        // One statement: the version and aggregate-type check and the insert of the whole batch. The stream's head
-        // (its last event) is one backward step on the (aggregate_id, event_version) index. When the stream is not
-        // at the expected version, or belongs to another aggregate type, no row is inserted and no identity value is
-        // taken; a concurrent writer that slips in between is stopped by the unique key on (aggregate_id, event_version).
-        _append = $"""
-            with head as (select event_version, aggregate_type from {events} where aggregate_id = @aggregate_id order by event_version desc limit 1)
-            insert into {events} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata)
-            select e.id, @aggregate_id, @aggregate_type, e.event_type, e.event_data, @expected + e.ord, e.correlation_id, e.causation_id, e.metadata
-            from unnest(@ids, @types, @data, @correlations, @causations, @metadata)
-                with ordinality as e(id, event_type, event_data, correlation_id, causation_id, metadata, ord)
-            where coalesce((select event_version from head), 0) = @expected
-              and coalesce((select aggregate_type from head), @aggregate_type) = @aggregate_type
-            order by e.ord
-            returning position, transaction_id, event_version
-            """;
-        _appendAny = $"""
-            with head as (select event_version, aggregate_type from {events} where aggregate_id = @aggregate_id order by event_version desc limit 1)
-            insert into {events} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata)
-            select e.id, @aggregate_id, @aggregate_type, e.event_type, e.event_data, coalesce((select event_version from head), 0) + e.ord, e.correlation_id, e.causation_id, e.metadata
-            from unnest(@ids, @types, @data, @correlations, @causations, @metadata)
-                with ordinality as e(id, event_type, event_data, correlation_id, causation_id, metadata, ord)
-            where coalesce((select aggregate_type from head), @aggregate_type) = @aggregate_type
-            order by e.ord
-            returning position, transaction_id, event_version
-            """;
-        _streamHead = $"select event_version, aggregate_type from {events} where aggregate_id = @aggregate_id order by event_version desc limit 1";
-
-        // Lag as readers see it, from data every role with SELECT on the events can read: how long the oldest
-        // committed event has been waiting behind the read horizon (an older transaction still running, prepared
-        // transactions included, anywhere in the cluster). Zero when global readers can see everything committed.
-        _readerLag = $"""
-            select coalesce(extract(epoch from clock_timestamp() - min(created_at)), 0)::float8
-            from {events}
-            where transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
-            """;
-        _findByIds = $"select id, aggregate_id, event_version, position, transaction_id from {events} where id = any(@ids)";
-        _streamVersion = $"select coalesce(max(event_version), 0) from {events} where aggregate_id = @aggregate_id";
-        _readStream = $"select {Columns} from {events} where aggregate_id = @aggregate_id and event_version >= @version order by event_version";
-        _readStreamBackward = $"select {Columns} from {events} where aggregate_id = @aggregate_id and event_version <= @version order by event_version desc";
-        _readByCorrelation = $"select {Columns} from {events} where correlation_id = @correlation_id order by transaction_id, position";
-
-        // Only transactions older than the oldest one still running are complete: below that horizon no
-        // event can still appear, so reading (transaction_id, position) in order never skips one.
-        _readAllHead = $"""
-            select {Columns} from {events}
-            where (transaction_id, position) > (@transaction_id, @position)
-              and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-            """;
-        _restoreCheck = $"select max(transaction_id) >= pg_snapshot_xmax(pg_current_snapshot()) from {events}";
+        _signal = new AppendSignal(database.DataSource, database.Schema);
+        Table = new EventsTable(database);
     }
+
+    /// <summary>Gets the events table's statements.</summary>
+    internal EventsTable Table { get; }
 
     public Task<AppendResult> AppendAsync(Guid aggregateId, string aggregateType, ExpectedVersion expectedVersion, IReadOnlyList<NewEvent> events, CancellationToken cancellationToken = default)
     {
@@ -129,7 +65,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
             {
                 try
                 {
-                    var (positions, transaction, version) = await InsertAsync(connection, expectedVersion, batch, aggregateId, cancellationToken).ConfigureAwait(false);
+                    var (positions, transaction, version) = await InsertAsync(connection, aggregateId, expectedVersion, batch, cancellationToken).ConfigureAwait(false);
                     if (positions.Count == batch.Count)
                     {
                         Announce(batch.Count);
@@ -146,12 +82,9 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
                         continue;
                     }
                 }
-                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UntranslatableCharacter)
+                catch (PostgresException e) when (PostgresErrors.Translate(e) is { } translated)
                 {
-                    throw new PliersValidationException(
-                        "Event data contains a character PostgreSQL's jsonb cannot store (\\u0000).",
-                        [new PliersValidationError(string.Empty, "jsonb", "\\u0000 is not allowed in jsonb text")],
-                        e);
+                    throw translated;
                 }
 
                 return await ResolveConflictAsync(connection, aggregateId, aggregateType, expectedVersion, batch, cancellationToken).ConfigureAwait(false);
@@ -159,14 +92,30 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         }
     }
 
-    private async Task<(List<long> Positions, ulong Transaction, long Version)> InsertAsync(NpgsqlConnection connection, ExpectedVersion expectedVersion, AppendBatch batch, Guid aggregateId, CancellationToken cancellationToken)
+    /// <summary>
+    /// The hot path, on raw Npgsql: Dapper cannot ask for a command to be prepared, and this statement (an
+    /// unnest of six arrays) costs more to parse and plan than to run. Prepared once per physical connection
+    /// (Npgsql keeps it across pool rentals), whatever the host's data source settings.
+    /// </summary>
+    private async Task<(List<long> Positions, ulong Transaction, long Version)> InsertAsync(NpgsqlConnection connection, Guid aggregateId, ExpectedVersion expectedVersion, AppendBatch batch, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(expectedVersion.IsAny ? _appendAny : _append, connection);
-        Bind(command.Parameters, aggregateId, batch.AggregateType, expectedVersion, batch);
+        await using var command = new NpgsqlCommand(expectedVersion.IsAny ? Table.AppendAny : Table.Append, connection);
+        var p = command.Parameters;
+        p.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
+        p.Add(new NpgsqlParameter<string>("aggregate_type", NpgsqlDbType.Text) { TypedValue = batch.AggregateType });
+        if (!expectedVersion.IsAny)
+        {
+            p.Add(new NpgsqlParameter<int>("expected", NpgsqlDbType.Integer) { TypedValue = (int)expectedVersion.Value });
+        }
 
-        // Prepared once per physical connection (Npgsql keeps it across pool rentals): the insert's plan is
-        // reused instead of parsed and planned on every append.
+        p.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Ids });
+        p.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = batch.Types });
+        p.Add(new NpgsqlParameter<string[]>("data", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = batch.Data });
+        p.Add(new NpgsqlParameter<Guid?[]>("correlations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Correlations });
+        p.Add(new NpgsqlParameter<Guid?[]>("causations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Causations });
+        p.Add(new NpgsqlParameter<string?[]>("metadata", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = batch.Metadata });
         await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
+
         var positions = new List<long>(batch.Count);
         ulong transaction = 0;
         long version = 0;
@@ -187,45 +136,37 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     /// </summary>
     private async Task<AppendResult> ResolveConflictAsync(NpgsqlConnection connection, Guid aggregateId, string aggregateType, ExpectedVersion expectedVersion, AppendBatch batch, CancellationToken cancellationToken)
     {
-        var stored = new Dictionary<Guid, (Guid Aggregate, long Version, long Position, ulong Transaction)>();
-        await using (var command = new NpgsqlCommand(_findByIds, connection))
-        {
-            command.Parameters.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Ids });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                stored[reader.GetGuid(0)] = (reader.GetGuid(1), reader.GetInt32(2), reader.GetInt64(3), reader.GetFieldValue<ulong>(4));
-            }
-        }
-
-        if (stored.Count == batch.Count && stored.Values.All(s => s.Aggregate == aggregateId))
+        var stored = (await connection.QueryAsync<StoredIdRow>(new CommandDefinition(Table.FindByIds, new { ids = batch.Ids }, cancellationToken: cancellationToken)).ConfigureAwait(false))
+            .ToDictionary(r => r.Id);
+        if (stored.Count == batch.Count && stored.Values.All(s => s.AggregateId == aggregateId))
         {
             var rows = batch.Ids.Select(id => stored[id]).ToArray();
-            var first = rows[0].Version;
-            var contiguous = rows.Select((r, i) => r.Version == first + i).All(x => x);
+            var first = rows[0].EventVersion;
+            var contiguous = rows.Select((r, i) => r.EventVersion == first + i).All(x => x);
             if (contiguous && (expectedVersion.IsAny || first == expectedVersion.Value + 1))
             {
                 // The earlier append of these very events succeeded: its own result, whatever came after it.
-                return new AppendResult(rows[^1].Version, rows.Select(r => r.Position).ToArray(), rows[0].Transaction);
+                return new AppendResult(rows[^1].EventVersion, rows.Select(r => r.Position).ToArray(), rows[0].TransactionId);
             }
         }
 
         if (stored.Count > 0)
         {
-            var clash = stored.First();
+            var clash = stored.Values.First();
             throw new PliersConflictException(
-                $"Event id {clash.Key} is already stored (stream {clash.Value.Aggregate}, version {clash.Value.Version}) and this append does not repeat that one; use new ids for new events.",
+                $"Event id {clash.Id} is already stored (stream {clash.AggregateId}, version {clash.EventVersion}) and this append does not repeat that one; use new ids for new events.",
                 "events_pkey");
         }
 
-        var (actual, storedType) = await GetStreamHeadAsync(connection, aggregateId, cancellationToken).ConfigureAwait(false);
-        if (storedType is not null && storedType != aggregateType)
+        var head = await connection.QuerySingleOrDefaultAsync<StreamHeadRow>(new CommandDefinition(Table.StreamHead, new { aggregate_id = aggregateId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        if (head is not null && head.AggregateType != aggregateType)
         {
             throw new PliersConflictException(
-                $"Stream {aggregateId} belongs to the aggregate type '{storedType}' (fixed by its first event), not '{aggregateType}'; nothing was written.",
+                $"Stream {aggregateId} belongs to the aggregate type '{head.AggregateType}' (fixed by its first event), not '{aggregateType}'; nothing was written.",
                 "events_stream_aggregate_type");
         }
 
+        var actual = head?.Version ?? 0;
         PliersLog.AppendConflict(_logger, aggregateId, expectedVersion.ToString(), actual);
         throw new PliersConcurrencyException(
             $"Stream {aggregateId} is at version {actual}, not at the expected version {expectedVersion}; nothing was written.",
@@ -234,38 +175,19 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
             actual);
     }
 
-    private async Task<(long Version, string? AggregateType)> GetStreamHeadAsync(NpgsqlConnection connection, Guid aggregateId, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(_streamHead, connection);
-        command.Parameters.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? (reader.GetInt32(0), reader.GetString(1)) : (0, null);
-    }
-
     public async Task<long> GetStreamVersionAsync(Guid aggregateId, CancellationToken cancellationToken = default)
     {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            return await GetStreamVersionAsync(connection, aggregateId, cancellationToken).ConfigureAwait(false);
+            return await connection.ExecuteScalarAsync<long>(new CommandDefinition(Table.StreamVersion, new { aggregate_id = aggregateId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
         }
-    }
-
-    private async Task<long> GetStreamVersionAsync(NpgsqlConnection connection, Guid aggregateId, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(_streamVersion, connection);
-        command.Parameters.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
-        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public IAsyncEnumerable<StoredEvent> ReadStreamAsync(Guid aggregateId, long fromVersion = 1, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(fromVersion);
-        return QueryAsync(_readStream, p =>
-        {
-            p.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
-            p.Add(new NpgsqlParameter<long>("version", NpgsqlDbType.Bigint) { TypedValue = fromVersion });
-        }, cancellationToken);
+        return QueryAsync(Table.ReadStream, new { aggregate_id = aggregateId, version = fromVersion }, cancellationToken);
     }
 
     public IAsyncEnumerable<StoredEvent> ReadStreamBackwardAsync(Guid aggregateId, long? fromVersion = null, CancellationToken cancellationToken = default)
@@ -275,15 +197,11 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(fromVersion), fromVersion, "The version must not be negative.");
         }
 
-        return QueryAsync(_readStreamBackward, p =>
-        {
-            p.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
-            p.Add(new NpgsqlParameter<long>("version", NpgsqlDbType.Bigint) { TypedValue = fromVersion ?? long.MaxValue });
-        }, cancellationToken);
+        return QueryAsync(Table.ReadStreamBackward, new { aggregate_id = aggregateId, version = fromVersion ?? long.MaxValue }, cancellationToken);
     }
 
     public IAsyncEnumerable<StoredEvent> ReadByCorrelationIdAsync(Guid correlationId, CancellationToken cancellationToken = default) =>
-        QueryAsync(_readByCorrelation, p => p.Add(new NpgsqlParameter<Guid>("correlation_id", NpgsqlDbType.Uuid) { TypedValue = correlationId }), cancellationToken);
+        QueryAsync(Table.ReadByCorrelation, new { correlation_id = correlationId }, cancellationToken);
 
     public IAsyncEnumerable<StoredEvent> ReadAllAsync(GlobalPosition after, int maxCount, EventFilter? filter = null, CancellationToken cancellationToken = default)
     {
@@ -293,9 +211,9 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
 
     private async IAsyncEnumerable<StoredEvent> ReadAllCoreAsync(GlobalPosition after, int maxCount, EventFilter? filter, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var (sql, bind) = ReadAllCommand(after, maxCount, filter);
+        var (sql, parameters) = Table.ReadAll(after, maxCount, filter);
         var returned = 0;
-        await foreach (var e in QueryAsync(sql, bind, cancellationToken).ConfigureAwait(false))
+        await foreach (var e in QueryAsync(sql, parameters, cancellationToken).ConfigureAwait(false))
         {
             returned++;
             yield return e;
@@ -305,39 +223,6 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         {
             await ThrowIfRestoredBehindAsync(cancellationToken).ConfigureAwait(false);
         }
-    }
-
-    private (string Sql, Action<NpgsqlParameterCollection> Bind) ReadAllCommand(GlobalPosition after, int maxCount, EventFilter? filter)
-    {
-        var sql = _readAllHead;
-        var aggregateTypes = filter?.AggregateTypes is { Count: > 0 } a ? a.ToArray() : null;
-        var eventTypes = filter?.EventTypes is { Count: > 0 } t ? t.ToArray() : null;
-        if (aggregateTypes is not null)
-        {
-            sql += " and aggregate_type = any(@aggregate_types)";
-        }
-
-        if (eventTypes is not null)
-        {
-            sql += " and event_type = any(@event_types)";
-        }
-
-        sql += " order by transaction_id, position limit @max";
-        return (sql, p =>
-        {
-            p.Add(new NpgsqlParameter<ulong>("transaction_id", NpgsqlDbType.Xid8) { TypedValue = after.TransactionId });
-            p.Add(new NpgsqlParameter<long>("position", NpgsqlDbType.Bigint) { TypedValue = after.Position });
-            p.Add(new NpgsqlParameter<int>("max", NpgsqlDbType.Integer) { TypedValue = maxCount });
-            if (aggregateTypes is not null)
-            {
-                p.Add(new NpgsqlParameter<string[]>("aggregate_types", NpgsqlDbType.Array | NpgsqlDbType.Varchar) { TypedValue = aggregateTypes });
-            }
-
-            if (eventTypes is not null)
-            {
-                p.Add(new NpgsqlParameter<string[]>("event_types", NpgsqlDbType.Array | NpgsqlDbType.Varchar) { TypedValue = eventTypes });
-            }
-        });
     }
 
     /// <summary>
@@ -350,8 +235,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            await using var command = new NpgsqlCommand(_restoreCheck, connection);
-            if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true)
+            if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(Table.RestoreCheck, cancellationToken: cancellationToken)).ConfigureAwait(false))
             {
                 throw new PliersDataException(
                     "The events table holds transaction ids ahead of this server's transaction counter (the database was restored into a new cluster). " +
@@ -360,6 +244,10 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// LISTEN/NOTIFY is raw Npgsql (Dapper has no notion of it): one connection per subscription waits for the
+    /// library's notifications and reads again, through <see cref="ReadAllAsync"/>, when woken or every second.
+    /// </summary>
     public async IAsyncEnumerable<StoredEvent> SubscribeAllAsync(GlobalPosition after, EventFilter? filter = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         const int batchSize = 500;
@@ -413,34 +301,6 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
 
     public ValueTask DisposeAsync() => _signal.DisposeAsync();
 
-    /// <summary>
-    /// Appends events inside a caller's transaction (the repositories' domain events, written with the row they
-    /// describe). The stream continues after whatever it holds; call <see cref="Announce"/> after the commit.
-    /// </summary>
-    internal NpgsqlBatchCommand AppendCommand(Guid aggregateId, string aggregateType, IReadOnlyList<NewEvent> events)
-    {
-        var command = new NpgsqlBatchCommand(_appendAny);
-        Bind(command.Parameters, aggregateId, aggregateType, ExpectedVersion.Any, AppendBatch.Create(aggregateType, events, _maxDepth));
-        return command;
-    }
-
-    private static void Bind(NpgsqlParameterCollection parameters, Guid aggregateId, string aggregateType, ExpectedVersion expectedVersion, AppendBatch batch)
-    {
-        parameters.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
-        parameters.Add(new NpgsqlParameter<string>("aggregate_type", NpgsqlDbType.Varchar) { TypedValue = aggregateType });
-        if (!expectedVersion.IsAny)
-        {
-            parameters.Add(new NpgsqlParameter<int>("expected", NpgsqlDbType.Integer) { TypedValue = (int)expectedVersion.Value });
-        }
-
-        parameters.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Ids });
-        parameters.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Varchar) { TypedValue = batch.Types });
-        parameters.Add(new NpgsqlParameter<string[]>("data", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { TypedValue = batch.Data });
-        parameters.Add(new NpgsqlParameter<Guid?[]>("correlations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Correlations });
-        parameters.Add(new NpgsqlParameter<Guid?[]>("causations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Causations });
-        parameters.Add(new NpgsqlParameter<string?[]>("metadata", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { TypedValue = batch.Metadata });
-    }
-
     /// <summary>Counts and announces appended events after their transaction has committed (wakes subscribers).</summary>
     internal void Announce(int events)
     {
@@ -453,37 +313,21 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            await using var command = new NpgsqlCommand(_readerLag, connection);
-            var seconds = (double)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            var seconds = await connection.ExecuteScalarAsync<double>(new CommandDefinition(Table.ReaderLag, cancellationToken: cancellationToken)).ConfigureAwait(false);
             return TimeSpan.FromSeconds(seconds);
         }
     }
 
-    private async IAsyncEnumerable<StoredEvent> QueryAsync(string sql, Action<NpgsqlParameterCollection> bind, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<StoredEvent> QueryAsync(string sql, object parameters, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            await using var command = new NpgsqlCommand(sql, connection);
-            bind(command.Parameters);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var row in connection.QueryUnbufferedAsync<EventRow>(sql, parameters).WithCancellation(cancellationToken).ConfigureAwait(false))
             {
                 // Rows already buffered are not a reason to go on: a cancelled read yields nothing more.
                 cancellationToken.ThrowIfCancellationRequested();
-                yield return new StoredEvent(
-                    reader.GetGuid(0),
-                    reader.GetGuid(1),
-                    reader.GetString(2),
-                    reader.GetString(3),
-                    reader.GetInt32(4),
-                    JsonDepth.Read(reader, 5, _maxDepth),
-                    reader.IsDBNull(6) ? null : JsonDepth.Read(reader, 6, _maxDepth),
-                    reader.IsDBNull(7) ? null : reader.GetGuid(7),
-                    reader.IsDBNull(8) ? null : reader.GetGuid(8),
-                    reader.GetFieldValue<DateTimeOffset>(9),
-                    reader.GetInt64(10),
-                    reader.GetFieldValue<ulong>(11));
+                yield return row.ToEvent(_maxDepth);
             }
         }
     }

@@ -11,6 +11,12 @@ internal static class PostgresErrors
     /// <summary>Returns the Pliers exception for <paramref name="exception"/>, or null when it is not one the library names.</summary>
     public static PliersDataException? Translate(PostgresException exception) => exception switch
     {
+        { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: "form_definitions_name_version_key" } =>
+            new PliersConflictException("A form with this name and version already exists.", exception.ConstraintName, exception),
+        { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: "form_definitions_one_active_per_name" } =>
+            new PliersConflictException("Another version of this form was published at the same time.", exception.ConstraintName, exception),
+        { SqlState: PostgresErrorCodes.RestrictViolation, ConstraintName: { } rule } when rule.StartsWith("form_definitions_", StringComparison.Ordinal) =>
+            new PliersConflictException("The form definition cannot change this way: " + rule.Replace('_', ' '), rule, exception),
         { SqlState: PostgresErrorCodes.CheckViolation, ConstraintName: SubmissionSchemaConstraint } =>
             new PliersValidationException("The submission data does not match the form's JSON Schema.", SchemaErrors(exception), exception),
         { SqlState: PostgresErrorCodes.QueryCanceled } =>

@@ -55,16 +55,10 @@ public sealed class QueryPlanTests(PostgresFixture postgres, SeededSubmissions s
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private async Task<string> PlanAsync(string sql, IEnumerable<NpgsqlParameter> parameters)
+    private async Task<string> PlanAsync(string sql, Dapper.DynamicParameters? parameters = null)
     {
         await using var connection = await postgres.OpenAsync();
-        await using var command = new NpgsqlCommand("explain (format json) " + sql, connection);
-        foreach (var p in parameters)
-        {
-            command.Parameters.Add(p.Clone());
-        }
-
-        return (string)(await command.ExecuteScalarAsync(Ct))!;
+        return await Dapper.SqlMapper.ExecuteScalarAsync<string>(connection, new Dapper.CommandDefinition("explain (format json) " + sql, parameters, cancellationToken: Ct)) ?? string.Empty;
     }
 
     private static void AssertIndexed(string plan, string table)
@@ -124,7 +118,7 @@ public sealed class QueryPlanTests(PostgresFixture postgres, SeededSubmissions s
     [InlineData("select * from {0}.form_submissions where id = '0199b5a0-0000-7000-8000-000000000000'")]
     public async Task Definition_lookups_use_an_index(string sql)
     {
-        var plan = await PlanAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, sql, S), []);
+        var plan = await PlanAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, sql, S));
         AssertIndexed(plan, "form_definitions");
         AssertIndexed(plan, "form_submissions");
     }

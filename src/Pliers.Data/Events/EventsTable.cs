@@ -1,0 +1,225 @@
+using System.Data;
+using Dapper;
+using Npgsql;
+using NpgsqlTypes;
+using Pliers.Data.Internal;
+
+namespace Pliers.Data.Events;
+
+/// <summary>
+/// The one home of the <c>events</c> table: its name, its column list and every statement the library runs against
+/// it. The DDL lives only in the migrations.
+/// </summary>
+internal sealed class EventsTable
+{
+    /// <summary>The columns of a stored event, aliased to the names of <see cref="EventRow"/>.</summary>
+    private const string Select =
+        "id as Id, aggregate_id as AggregateId, aggregate_type as AggregateType, event_type as EventType, event_version as EventVersion, " +
+        "event_data as Data, metadata as Metadata, correlation_id as CorrelationId, causation_id as CausationId, created_at as CreatedAt, " +
+        "position as Position, transaction_id as TransactionId";
+
+    /// <summary>The columns binary COPY writes, in the order <see cref="CopyAsync"/> sends them.</summary>
+    private const string CopyColumns = "id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata";
+
+    public EventsTable(PliersDatabase database)
+    {
+        var t = Name = database.QuotedSchema + ".events";
+
+        // One statement: the version and aggregate-type check and the insert of the whole batch. The stream's head
+        // (its last event) is one backward step on the (aggregate_id, event_version) index. When the stream is not
+        // at the expected version, or belongs to another aggregate type, no row is inserted and no identity value is
+        // taken; a concurrent writer that slips in between is stopped by the unique key on (aggregate_id, event_version).
+        Append = $"""
+            with head as (select event_version, aggregate_type from {t} where aggregate_id = @aggregate_id order by event_version desc limit 1)
+            insert into {t} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata)
+            select e.id, @aggregate_id, @aggregate_type, e.event_type, e.event_data, @expected + e.ord, e.correlation_id, e.causation_id, e.metadata
+            from unnest(@ids, @types, @data::jsonb[], @correlations, @causations, @metadata::jsonb[])
+                with ordinality as e(id, event_type, event_data, correlation_id, causation_id, metadata, ord)
+            where coalesce((select event_version from head), 0) = @expected
+              and coalesce((select aggregate_type from head), @aggregate_type) = @aggregate_type
+            order by e.ord
+            returning position, transaction_id, event_version
+            """;
+        AppendAny = $"""
+            with head as (select event_version, aggregate_type from {t} where aggregate_id = @aggregate_id order by event_version desc limit 1)
+            insert into {t} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata)
+            select e.id, @aggregate_id, @aggregate_type, e.event_type, e.event_data, coalesce((select event_version from head), 0) + e.ord, e.correlation_id, e.causation_id, e.metadata
+            from unnest(@ids, @types, @data::jsonb[], @correlations, @causations, @metadata::jsonb[])
+                with ordinality as e(id, event_type, event_data, correlation_id, causation_id, metadata, ord)
+            where coalesce((select aggregate_type from head), @aggregate_type) = @aggregate_type
+            order by e.ord
+            returning position, transaction_id, event_version
+            """;
+        CopyIn = $"copy {t} ({CopyColumns}) from stdin (format binary)";
+        FindByIds = $"select id as Id, aggregate_id as AggregateId, event_version as EventVersion, position as Position, transaction_id as TransactionId from {t} where id = any(@ids)";
+        StreamHead = $"select event_version as Version, aggregate_type as AggregateType from {t} where aggregate_id = @aggregate_id order by event_version desc limit 1";
+        StreamVersion = $"select coalesce(max(event_version), 0)::bigint from {t} where aggregate_id = @aggregate_id";
+        ReadStream = $"select {Select} from {t} where aggregate_id = @aggregate_id and event_version >= @version order by event_version";
+        ReadStreamBackward = $"select {Select} from {t} where aggregate_id = @aggregate_id and event_version <= @version order by event_version desc";
+        ReadByCorrelation = $"select {Select} from {t} where correlation_id = @correlation_id order by transaction_id, position";
+
+        // Only transactions older than the oldest one still running are complete: below that horizon no event can
+        // still appear, so reading (transaction_id, position) in order never skips one.
+        ReadAllHead = $"""
+            select {Select} from {t}
+            where (transaction_id, position) > (@transaction_id, @position)
+              and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            """;
+        RestoreCheck = $"select coalesce(max(transaction_id) >= pg_snapshot_xmax(pg_current_snapshot()), false) from {t}";
+
+        // Lag as readers see it, from data every role with SELECT on the events can read: how long the oldest
+        // committed event has been waiting behind the read horizon (an older transaction still running, prepared
+        // transactions included, anywhere in the cluster). Zero when global readers can see everything committed.
+        ReaderLag = $"""
+            select coalesce(extract(epoch from clock_timestamp() - min(created_at)), 0)::float8
+            from {t}
+            where transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
+            """;
+    }
+
+    /// <summary>Gets the quoted, schema-qualified table name.</summary>
+    public string Name { get; }
+
+    /// <summary>Appends a batch at an expected stream version.</summary>
+    public string Append { get; }
+
+    /// <summary>Appends a batch after whatever the stream holds.</summary>
+    public string AppendAny { get; }
+
+    /// <summary>Binary COPY of many events (bulk import).</summary>
+    public string CopyIn { get; }
+
+    public string FindByIds { get; }
+
+    public string StreamHead { get; }
+
+    public string StreamVersion { get; }
+
+    public string ReadStream { get; }
+
+    public string ReadStreamBackward { get; }
+
+    public string ReadByCorrelation { get; }
+
+    public string ReadAllHead { get; }
+
+    public string RestoreCheck { get; }
+
+    public string ReaderLag { get; }
+
+    /// <summary>The global read with its optional filters and limit, and its parameters.</summary>
+    public (string Sql, DynamicParameters Parameters) ReadAll(GlobalPosition after, int maxCount, EventFilter? filter)
+    {
+        var sql = ReadAllHead;
+        var parameters = new DynamicParameters(new { position = after.Position, max = maxCount });
+        parameters.AddDynamicParams(new { transaction_id = new Xid8(after.TransactionId) });
+        if (filter?.AggregateTypes is { Count: > 0 } aggregateTypes)
+        {
+            sql += " and aggregate_type = any(@aggregate_types)";
+            parameters.Add("aggregate_types", aggregateTypes.ToArray());
+        }
+
+        if (filter?.EventTypes is { Count: > 0 } eventTypes)
+        {
+            sql += " and event_type = any(@event_types)";
+            parameters.Add("event_types", eventTypes.ToArray());
+        }
+
+        return (sql + " order by transaction_id, position limit @max", parameters);
+    }
+
+    /// <summary>The parameters of <see cref="Append"/> / <see cref="AppendAny"/> for Dapper.</summary>
+    public static object AppendParameters(Guid aggregateId, AppendBatch batch) => new
+    {
+        aggregate_id = aggregateId,
+        aggregate_type = batch.AggregateType,
+        ids = batch.Ids,
+        types = batch.Types,
+        data = batch.Data,
+        correlations = batch.Correlations,
+        causations = batch.Causations,
+        metadata = batch.Metadata,
+    };
+
+    /// <summary>Writes the rows of <paramref name="batches"/> through binary COPY (one command for all of them).</summary>
+    public async Task CopyAsync(NpgsqlConnection connection, IReadOnlyList<(Guid AggregateId, long FirstVersion, AppendBatch Batch)> batches, CancellationToken cancellationToken)
+    {
+        var writer = await connection.BeginBinaryImportAsync(CopyIn, cancellationToken).ConfigureAwait(false);
+        await using (writer.ConfigureAwait(false))
+        {
+            foreach (var (aggregateId, firstVersion, batch) in batches)
+            {
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                    await writer.WriteAsync(batch.Ids[i], NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                    await writer.WriteAsync(aggregateId, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                    await writer.WriteAsync(batch.AggregateType, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                    await writer.WriteAsync(batch.Types[i], NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                    await writer.WriteAsync(batch.Data[i], NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                    await writer.WriteAsync((int)(firstVersion + i), NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                    await WriteNullableAsync(writer, batch.Correlations[i], NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                    await WriteNullableAsync(writer, batch.Causations[i], NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                    await WriteNullableAsync(writer, batch.Metadata[i], NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        static async Task WriteNullableAsync<T>(NpgsqlBinaryImporter writer, T? value, NpgsqlDbType type, CancellationToken cancellationToken)
+        {
+            if (value is null)
+            {
+                await writer.WriteNullAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await writer.WriteAsync(value, type, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+}
+
+/// <summary>A stored event as the <see cref="EventsTable"/> reads it; columns are matched by name.</summary>
+internal sealed record EventRow(
+    Guid Id,
+    Guid AggregateId,
+    string AggregateType,
+    string EventType,
+    int EventVersion,
+    string Data,
+    string? Metadata,
+    Guid? CorrelationId,
+    Guid? CausationId,
+    DateTime CreatedAt,
+    long Position,
+    ulong TransactionId)
+{
+    public StoredEvent ToEvent(int maxDepth) => new(
+        Id,
+        AggregateId,
+        AggregateType,
+        EventType,
+        EventVersion,
+        JsonDepth.Parse(Data, maxDepth),
+        Metadata is null ? null : JsonDepth.Parse(Metadata, maxDepth),
+        CorrelationId,
+        CausationId,
+        new DateTimeOffset(DateTime.SpecifyKind(CreatedAt, DateTimeKind.Utc)),
+        Position,
+        TransactionId);
+}
+
+/// <summary>An event found by id when an append is refused (idempotency check).</summary>
+internal sealed record StoredIdRow(Guid Id, Guid AggregateId, int EventVersion, long Position, ulong TransactionId);
+
+/// <summary>The last event of a stream: its version and the stream's aggregate type.</summary>
+internal sealed record StreamHeadRow(int Version, string AggregateType);
+
+/// <summary>A <c>xid8</c> parameter for Dapper (Npgsql cannot infer it from <see cref="ulong"/>).</summary>
+internal sealed class Xid8(ulong value) : SqlMapper.ICustomQueryParameter
+{
+    public void AddParameter(IDbCommand command, string name) =>
+        command.Parameters.Add(new NpgsqlParameter<ulong>(name, NpgsqlDbType.Xid8) { TypedValue = value });
+}

@@ -1,0 +1,81 @@
+using Dapper;
+using Npgsql;
+using Pliers.Data.Internal;
+
+namespace Pliers.Data.Events;
+
+/// <summary>
+/// The one path of every write the repositories make: open a connection, begin a transaction, write the row(s) and
+/// their domain events through <see cref="WriteScope"/>, commit, then announce the events to subscribers. Database
+/// errors the library can name are translated on the way out (<see cref="PostgresErrors"/>).
+/// </summary>
+internal sealed class PliersWriter(PliersDatabase database, PostgresEventStore events)
+{
+    public async Task<T> WriteAsync<T>(Func<WriteScope, Task<T>> work, CancellationToken cancellationToken)
+    {
+        var connection = await database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                var scope = new WriteScope(connection, transaction, events.Table, database.MaxDocumentDepth, cancellationToken);
+                T result;
+                try
+                {
+                    result = await work(scope).ConfigureAwait(false);
+                }
+                catch (PostgresException e) when (PostgresErrors.Translate(e) is { } translated)
+                {
+                    throw translated;
+                }
+
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                if (scope.EventCount > 0)
+                {
+                    events.Announce(scope.EventCount);
+                }
+
+                return result;
+            }
+        }
+    }
+}
+
+/// <summary>One write transaction: Dapper commands bound to it, and the domain events it appends.</summary>
+internal sealed class WriteScope(NpgsqlConnection connection, NpgsqlTransaction transaction, EventsTable events, int maxDepth, CancellationToken cancellationToken)
+{
+    /// <summary>Gets the transaction's connection (binary COPY needs it).</summary>
+    public NpgsqlConnection Connection => connection;
+
+    /// <summary>Gets how many events this transaction appended (announced after the commit).</summary>
+    public int EventCount { get; private set; }
+
+    /// <summary>A Dapper command in this transaction, carrying the write's cancellation token.</summary>
+    public CommandDefinition Command(string sql, object? parameters = null) =>
+        new(sql, parameters, transaction, cancellationToken: cancellationToken);
+
+    /// <summary>Appends the library's own events to an aggregate's stream, after whatever it holds.</summary>
+    public async Task AppendAsync(Guid aggregateId, string aggregateType, params NewEvent[] domainEvents)
+    {
+        var batch = AppendBatch.Create(aggregateType, domainEvents, maxDepth);
+        var written = await connection.ExecuteAsync(Command(events.AppendAny, EventsTable.AppendParameters(aggregateId, batch))).ConfigureAwait(false);
+        if (written != batch.Count)
+        {
+            // The stream belongs to another aggregate type: only a write that bypassed the library can cause this.
+            throw new PliersConflictException($"Stream {aggregateId} is not a '{aggregateType}' stream; nothing was written.", "events_stream_aggregate_type");
+        }
+
+        EventCount += batch.Count;
+    }
+
+    /// <summary>Appends the first events of many new streams with one binary COPY (bulk import).</summary>
+    public async Task CopyNewStreamsAsync(IReadOnlyList<(Guid AggregateId, long FirstVersion, AppendBatch Batch)> batches)
+    {
+        await events.CopyAsync(connection, batches, cancellationToken).ConfigureAwait(false);
+        EventCount += batches.Sum(b => b.Batch.Count);
+    }
+
+    /// <summary>Builds the validated batch of one aggregate's events (for <see cref="CopyNewStreamsAsync"/>).</summary>
+    public AppendBatch Batch(string aggregateType, params NewEvent[] domainEvents) => AppendBatch.Create(aggregateType, domainEvents, maxDepth);
+}

@@ -1,0 +1,123 @@
+using Dapper;
+using Pliers.Data.Internal;
+
+namespace Pliers.Data.Forms;
+
+/// <summary>
+/// The one home of the <c>form_definitions</c> table: its name, its column list and every statement the library runs
+/// against it (the submission repository's "which version is active" lookups included).
+/// </summary>
+internal sealed class FormDefinitionsTable
+{
+    /// <summary>The columns of a definition, aliased to the names of <see cref="DefinitionRow"/>.</summary>
+    private const string Select =
+        "id as Id, name as Name, version as Version, status as Status, definition as Definition, created_at as CreatedAt, updated_at as UpdatedAt, xmin as RowVersion";
+
+    public FormDefinitionsTable(PliersDatabase database)
+    {
+        var t = Name = database.QuotedSchema + ".form_definitions";
+        Insert = $"insert into {t} (id, name, version, definition) values (@id, @name, @version, @definition::jsonb) returning {Select}";
+        UpdateDraft = $"update {t} set definition = @definition::jsonb where id = @id and xmin = @row_version::text::xid and status = 'draft' returning {Select}";
+        LockVersionsOfName = $"select {Select} from {t} where name = (select name from {t} where id = @id) order by version for update";
+        SetStatus = $"update {t} set status = @status where id = @id returning {Select}";
+        Archive = $"update {t} set status = 'archived' where id = @id and status <> 'archived' returning {Select}";
+        ById = $"select {Select} from {t} where id = @id";
+        ByNameAndVersion = $"select {Select} from {t} where name = @name and version = @version";
+        ActiveByName = $"select {Select} from {t} where name = @name and status = 'active'";
+        VersionsOfName = $"select {Select} from {t} where name = @name order by version";
+        ListHead = $"select {Select} from {t} where (name, version) > (@after_name, @after_version)";
+        SchemaForSubmissionByName = $"select id as Id, version as Version, status as Status, definition -> 'schema' as Schema, name as Name from {t} where name = @key and status = 'active' for share";
+        SchemaForSubmissionById = $"select id as Id, version as Version, status as Status, definition -> 'schema' as Schema, name as Name from {t} where id = @key for share";
+        IdsOfName = $"select id from {t} where name = @form_name";
+        IdsOfNameOfId = $"select id from {t} where name = (select name from {t} where id = @definition_id)";
+    }
+
+    /// <summary>Gets the quoted, schema-qualified table name.</summary>
+    public string Name { get; }
+
+    public string Insert { get; }
+
+    public string UpdateDraft { get; }
+
+    /// <summary>Locks every version of the definition's name: concurrent publishes of one form take turns.</summary>
+    public string LockVersionsOfName { get; }
+
+    public string SetStatus { get; }
+
+    public string Archive { get; }
+
+    public string ById { get; }
+
+    public string ByNameAndVersion { get; }
+
+    public string ActiveByName { get; }
+
+    public string VersionsOfName { get; }
+
+    public string ListHead { get; }
+
+    /// <summary>The active version of a form by name, locked against a concurrent publish for the submission's transaction.</summary>
+    public string SchemaForSubmissionByName { get; }
+
+    /// <summary>One version by id, locked the same way.</summary>
+    public string SchemaForSubmissionById { get; }
+
+    /// <summary>The ids of every version of a name (a sub-query of submission filters).</summary>
+    public string IdsOfName { get; }
+
+    /// <summary>The ids of every version of the definition's name (a sub-query of submission filters).</summary>
+    public string IdsOfNameOfId { get; }
+
+    /// <summary>The keyset page query with its optional filters.</summary>
+    public (string Sql, DynamicParameters Parameters) List(FormDefinitionQuery query, string afterName, int afterVersion)
+    {
+        var sql = ListHead;
+        var parameters = new DynamicParameters(new { after_name = afterName, after_version = afterVersion, limit = query.PageSize + 1 });
+        if (query.Status is { } status)
+        {
+            sql += " and status = @status";
+            parameters.Add("status", Status(status));
+        }
+
+        if (!string.IsNullOrEmpty(query.NamePrefix))
+        {
+            sql += " and starts_with(name, @prefix)";
+            parameters.Add("prefix", query.NamePrefix);
+        }
+
+        return (sql + " order by name, version limit @limit", parameters);
+    }
+
+    internal static string Status(FormDefinitionStatus status) => status switch
+    {
+        FormDefinitionStatus.Draft => "draft",
+        FormDefinitionStatus.Active => "active",
+        _ => "archived",
+    };
+
+    internal static FormDefinitionStatus ParseStatus(string status) => status switch
+    {
+        "draft" => FormDefinitionStatus.Draft,
+        "active" => FormDefinitionStatus.Active,
+        _ => FormDefinitionStatus.Archived,
+    };
+}
+
+/// <summary>A definition as <see cref="FormDefinitionsTable"/> reads it; columns are matched by name.</summary>
+internal sealed record DefinitionRow(Guid Id, string Name, int Version, string Status, string Definition, DateTime CreatedAt, DateTime UpdatedAt, uint RowVersion)
+{
+    public FormDefinition ToDefinition(int maxDepth) => new(
+        Id,
+        Name,
+        Version,
+        FormDefinitionsTable.ParseStatus(Status),
+        JsonDepth.Parse(Definition, maxDepth),
+        Utc(CreatedAt),
+        Utc(UpdatedAt),
+        RowVersion);
+
+    internal static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
+}
+
+/// <summary>The definition a submission is validated against: id, version, status, its schema and the form's name.</summary>
+internal sealed record SubmissionSchemaRow(Guid Id, int Version, string Status, string Schema, string Name);
