@@ -87,7 +87,7 @@ public static class PliersDataServiceCollectionExtensions
                     "Pliers.Data has no database: set PliersDataOptions.ConnectionString or register an NpgsqlDataSource before resolving Pliers services.");
             }
 
-            return NpgsqlDataSource.Create(options.ConnectionString);
+            return PliersDataSources.Create(options.ConnectionString);
         });
         services.TryAddSingleton(sp =>
         {
@@ -100,7 +100,7 @@ public static class PliersDataServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var read = sp.GetRequiredService<IOptions<PliersDataOptions>>().Value.ReadConnectionString;
-            return new PliersReadDataSource(string.IsNullOrWhiteSpace(read) ? null : NpgsqlDataSource.Create(read));
+            return new PliersReadDataSource(string.IsNullOrWhiteSpace(read) ? null : PliersDataSources.Create(read));
         });
         services.TryAddSingleton(sp => new PostgresEventStore(sp.GetRequiredService<PliersDatabase>(), sp.GetService<ILoggerFactory>()?.CreateLogger("Pliers.Data.Events")));
         services.TryAddSingleton<IEventStore>(sp => sp.GetRequiredService<PostgresEventStore>());

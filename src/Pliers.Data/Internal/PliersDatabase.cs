@@ -38,3 +38,29 @@ internal sealed class PliersReadDataSource(NpgsqlDataSource? dataSource) : IAsyn
 
     public ValueTask DisposeAsync() => DataSource?.DisposeAsync() ?? ValueTask.CompletedTask;
 }
+
+/// <summary>The data sources the library builds itself (a host's own data source is used as the host configured it).</summary>
+internal static class PliersDataSources
+{
+    /// <summary>Statements Npgsql keeps prepared per physical connection when the connection string says nothing.</summary>
+    internal const int DefaultMaxAutoPrepare = 50;
+
+    /// <summary>
+    /// Builds a data source from <paramref name="connectionString"/>, with automatic preparation on (Dapper cannot ask
+    /// for a prepared command; Npgsql prepares a statement after its fifth use) unless the string sets
+    /// <c>Max Auto Prepare</c> itself (0 turns it off, e.g. behind a transaction-pooling PgBouncer older than 1.21).
+    /// </summary>
+    public static NpgsqlDataSource Create(string connectionString)
+    {
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        // The generic builder keeps only the keys the string names (Npgsql's own answers "known keyword" instead).
+        var named = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        var explicitlySet = named.Keys.Cast<string>().Any(k => string.Equals(k.Replace(" ", string.Empty, StringComparison.Ordinal), "MaxAutoPrepare", StringComparison.OrdinalIgnoreCase));
+        if (!explicitlySet)
+        {
+            builder.ConnectionStringBuilder.MaxAutoPrepare = DefaultMaxAutoPrepare;
+        }
+
+        return builder.Build();
+    }
+}

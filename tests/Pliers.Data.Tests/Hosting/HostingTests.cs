@@ -127,6 +127,21 @@ public sealed class RegistrationTests(PostgresFixture postgres)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    [Theory]
+    [InlineData("", 50)]
+    [InlineData(";Max Auto Prepare=0", 0)]
+    [InlineData(";Max Auto Prepare=7", 7)]
+    public async Task A_data_source_the_library_builds_prepares_statements_unless_the_connection_string_says_otherwise(string suffix, int expected)
+    {
+        await using var services = new ServiceCollection()
+            .AddPliersData(o => o.ConnectionString = postgres.ConnectionString + suffix)
+            .BuildServiceProvider();
+        var dataSource = services.GetRequiredService<Npgsql.NpgsqlDataSource>();
+        Assert.Equal(expected, new Npgsql.NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MaxAutoPrepare);
+        await using var connection = await dataSource.OpenConnectionAsync(Ct);
+        Assert.Equal(expected, new Npgsql.NpgsqlConnectionStringBuilder(connection.ConnectionString).MaxAutoPrepare);
+    }
+
     [Fact]
     public async Task A_keyed_data_source_the_host_registered_is_the_one_Pliers_uses()
     {
