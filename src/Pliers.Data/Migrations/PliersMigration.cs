@@ -59,6 +59,7 @@ internal static class PliersMigrations
         new M202611250920Events(schema),
         new M202611251000Validation(schema),
         new M202611271000ParallelSafety(schema),
+        new M202611271100TextColumnsAndIndexes(schema),
     ];
 
     public static IReadOnlyList<long> Versions { get; } = All(PliersDataOptions.DefaultSchema).Select(m => m.Version).ToArray();

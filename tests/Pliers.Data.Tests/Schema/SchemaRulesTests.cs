@@ -59,6 +59,29 @@ public sealed class SchemaRulesTests(PostgresFixture postgres, MigratedSchema sc
         Assert.Equal(2, await postgres.ScalarAsync<int>($"select version from {S}.form_definitions where name = 'intake' and status = 'active'"));
     }
 
+    [Theory]
+    [InlineData("aggregate_type", 100, "events_aggregate_type_length")]
+    [InlineData("event_type", 200, "events_event_type_length")]
+    public async Task Event_type_columns_are_text_with_a_length_check(string column, int limit, string constraint)
+    {
+        Assert.Equal("text", await postgres.ScalarAsync<string>($"select data_type from information_schema.columns where table_schema = '{_host.Schema}' and table_name = 'events' and column_name = '{column}'"));
+        var ok = new string('x', limit);
+        var tooLong = new string('x', limit + 1);
+        string Insert(string value) =>
+            $$"""insert into {{S}}.events (aggregate_id, aggregate_type, event_type, event_data, event_version) values (gen_random_uuid(), '{{(column == "aggregate_type" ? value : "t")}}', '{{(column == "event_type" ? value : "e")}}', '{}', 1)""";
+        await postgres.ExecuteAsync(Insert(ok));
+        var error = await RefusedAsync(Insert(tooLong));
+        Assert.Equal(PostgresErrorCodes.CheckViolation, error.SqlState);
+        Assert.Equal(constraint, error.ConstraintName);
+    }
+
+    [Theory]
+    [InlineData("form_definitions", "status")]
+    [InlineData("form_submissions", "status")]
+    [InlineData("form_submissions", "title")]
+    public async Task Card_text_columns_are_text(string table, string column) =>
+        Assert.Equal("text", await postgres.ScalarAsync<string>($"select data_type from information_schema.columns where table_schema = '{_host.Schema}' and table_name = '{table}' and column_name = '{column}'"));
+
     [Fact]
     public async Task Name_and_version_are_unique()
     {
