@@ -320,15 +320,9 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
 
     private async IAsyncEnumerable<StoredEvent> QueryAsync(string sql, object parameters, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        await foreach (var row in Db.StreamAsync<EventRow>(_read, sql, parameters, cancellationToken).ConfigureAwait(false))
         {
-            await foreach (var row in connection.QueryUnbufferedAsync<EventRow>(sql, parameters).WithCancellation(cancellationToken).ConfigureAwait(false))
-            {
-                // Rows already buffered are not a reason to go on: a cancelled read yields nothing more.
-                cancellationToken.ThrowIfCancellationRequested();
-                yield return row.ToEvent(_maxDepth);
-            }
+            yield return row.ToEvent(_maxDepth);
         }
     }
 }

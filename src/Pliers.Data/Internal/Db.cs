@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Text;
+using Dapper;
 using Npgsql;
 
 namespace Pliers.Data.Internal;
@@ -6,7 +8,29 @@ namespace Pliers.Data.Internal;
 /// <summary>Small helpers shared by the repositories.</summary>
 internal static class Db
 {
-    public static NpgsqlParameter<T> P<T>(string name, T value) => new(name, value);
+    /// <summary>
+    /// Streams rows of <typeparamref name="T"/> with Dapper's row parser over a reader Dapper opened (the token reaches
+    /// every read, and nothing is buffered). Measured on 1,000 rows: 1.69 ms, raw Npgsql 1.71 ms, while Dapper's
+    /// <c>QueryUnbufferedAsync</c> took 24.8 ms (docs/architecture.md).
+    /// </summary>
+    public static async IAsyncEnumerable<T> StreamAsync<T>(NpgsqlDataSource dataSource, string sql, object? parameters, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var reader = await connection.ExecuteReaderAsync(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                var parse = reader.GetRowParser<T>();
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    // Rows already buffered are not a reason to go on: a cancelled read yields nothing more.
+                    cancellationToken.ThrowIfCancellationRequested();
+                    yield return parse(reader);
+                }
+            }
+        }
+    }
 
     public static string Cursor(params object[] parts) =>
         Convert.ToBase64String(Encoding.UTF8.GetBytes(string.Join('\u001f', parts.Select(p => Convert.ToString(p, System.Globalization.CultureInfo.InvariantCulture)))));

@@ -155,14 +155,9 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
 
     private async IAsyncEnumerable<FormSubmission> StreamCoreAsync(string sql, DynamicParameters parameters, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        await foreach (var row in StreamAsync<SubmissionRow>(_read, sql, parameters, cancellationToken).ConfigureAwait(false))
         {
-            await foreach (var row in connection.QueryUnbufferedAsync<SubmissionRow>(sql, parameters).WithCancellation(cancellationToken).ConfigureAwait(false))
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                yield return row.ToSubmission(MaxDepth);
-            }
+            yield return row.ToSubmission(MaxDepth);
         }
     }
 
