@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Pliers.Data.Events;
 
@@ -171,10 +172,19 @@ public sealed record NewEvent
     /// <typeparam name="T">The data type.</typeparam>
     /// <param name="eventType">The event type.</param>
     /// <param name="data">The data to serialise.</param>
-    /// <param name="options">Serializer options, or <see langword="null"/> for the defaults.</param>
+    /// <param name="options">Serializer options, or <see langword="null"/> for <see cref="JsonSerializerOptions.Web"/> (camelCase, like every JSON document the library writes).</param>
     /// <returns>The event.</returns>
     public static NewEvent Create<T>(string eventType, T data, JsonSerializerOptions? options = null) =>
-        new(eventType, JsonSerializer.Serialize(data, options));
+        new(eventType, JsonSerializer.Serialize(data, options ?? JsonSerializerOptions.Web));
+
+    /// <summary>Creates an event by serialising <paramref name="data"/> with source-generated metadata (trimming and AOT friendly).</summary>
+    /// <typeparam name="T">The data type.</typeparam>
+    /// <param name="eventType">The event type.</param>
+    /// <param name="data">The data to serialise.</param>
+    /// <param name="typeInfo">The source-generated type information of <typeparamref name="T"/>.</param>
+    /// <returns>The event.</returns>
+    public static NewEvent Create<T>(string eventType, T data, JsonTypeInfo<T> typeInfo) =>
+        new(eventType, JsonSerializer.Serialize(data, typeInfo));
 }
 
 /// <summary>An event as stored.</summary>
@@ -204,6 +214,20 @@ public sealed record StoredEvent(
     long Position,
     ulong TransactionId)
 {
+    /// <summary>Deserialises <see cref="Data"/> with System.Text.Json.</summary>
+    /// <typeparam name="T">The data type.</typeparam>
+    /// <param name="options">Serializer options, or <see langword="null"/> for <see cref="JsonSerializerOptions.Web"/>.</param>
+    /// <returns>The data, or <see langword="null"/> when the stored data is JSON <c>null</c>.</returns>
+    /// <exception cref="JsonException">The data does not fit <typeparamref name="T"/>.</exception>
+    public T? GetData<T>(JsonSerializerOptions? options = null) => Data.Deserialize<T>(options ?? JsonSerializerOptions.Web);
+
+    /// <summary>Deserialises <see cref="Data"/> with source-generated metadata (trimming and AOT friendly).</summary>
+    /// <typeparam name="T">The data type.</typeparam>
+    /// <param name="typeInfo">The source-generated type information of <typeparamref name="T"/>.</param>
+    /// <returns>The data, or <see langword="null"/> when the stored data is JSON <c>null</c>.</returns>
+    /// <exception cref="JsonException">The data does not fit <typeparamref name="T"/>.</exception>
+    public T? GetData<T>(JsonTypeInfo<T> typeInfo) => Data.Deserialize(typeInfo);
+
     /// <summary>Gets the checkpoint a reader of all events stores after handling this event.</summary>
     public GlobalPosition GlobalPosition => new(TransactionId, Position);
 }

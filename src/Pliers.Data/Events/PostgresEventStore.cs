@@ -18,7 +18,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     internal const string Channel = "pliers_events";
 
     /// <summary>The aggregate types the library writes itself; <see cref="IEventStore"/> callers cannot append to them.</summary>
-    internal static readonly string[] ReservedAggregateTypes = ["form_definition", "form_submission"];
+    internal static readonly string[] ReservedAggregateTypes = [PliersAggregateTypes.FormDefinition, PliersAggregateTypes.FormSubmission];
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly NpgsqlDataSource _read;

@@ -34,17 +34,6 @@ public sealed record FormDefinition(
     DateTimeOffset UpdatedAt,
     uint RowVersion);
 
-/// <summary>Correlation and causation ids recorded on the domain events a write appends.</summary>
-/// <param name="CorrelationId">The business flow.</param>
-/// <param name="CausationId">The command or event that caused the write.</param>
-public sealed record EventContext(Guid? CorrelationId = null, Guid? CausationId = null);
-
-/// <summary>A page of results with the cursor of the next page.</summary>
-/// <typeparam name="T">The item type.</typeparam>
-/// <param name="Items">The items of this page.</param>
-/// <param name="NextCursor">The opaque cursor of the next page, or <see langword="null"/> on the last page.</param>
-public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
-
 /// <summary>Which definitions a list returns.</summary>
 public sealed record FormDefinitionQuery
 {
@@ -141,4 +130,50 @@ public interface IFormDefinitionRepository
     /// <param name="cancellationToken">Cancels the query.</param>
     /// <returns>One page and the cursor of the next.</returns>
     Task<Page<FormDefinition>> ListAsync(FormDefinitionQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>Creates version 1 of a new form as a draft, with no event context.</summary>
+    /// <param name="name">The form name (trimmed; 1 to 100 characters).</param>
+    /// <param name="definition">The definition document: a JSON object whose <c>schema</c> member is the submission JSON Schema.</param>
+    /// <param name="cancellationToken">Cancels the write; nothing is stored unless it completes.</param>
+    /// <returns>The stored draft.</returns>
+    Task<FormDefinition> CreateAsync(string name, JsonElement definition, CancellationToken cancellationToken) =>
+        CreateAsync(name, definition, null, cancellationToken);
+
+    /// <summary>Creates the next version of a form as a draft, copying the latest version's definition, with no event context.</summary>
+    /// <param name="name">The form name.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The stored draft.</returns>
+    Task<FormDefinition> CreateVersionAsync(string name, CancellationToken cancellationToken) =>
+        CreateVersionAsync(name, null, null, cancellationToken);
+
+    /// <summary>Creates the next version of a form as a draft with a new definition, with no event context.</summary>
+    /// <param name="name">The form name.</param>
+    /// <param name="definition">The new version's definition document.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The stored draft.</returns>
+    Task<FormDefinition> CreateVersionAsync(string name, JsonElement definition, CancellationToken cancellationToken) =>
+        CreateVersionAsync(name, definition, null, cancellationToken);
+
+    /// <summary>Replaces a draft's definition, with no event context.</summary>
+    /// <param name="id">The draft's id.</param>
+    /// <param name="rowVersion">The <see cref="FormDefinition.RowVersion"/> the caller read.</param>
+    /// <param name="definition">The new definition document.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The updated draft.</returns>
+    Task<FormDefinition> UpdateDraftAsync(Guid id, uint rowVersion, JsonElement definition, CancellationToken cancellationToken) =>
+        UpdateDraftAsync(id, rowVersion, definition, null, cancellationToken);
+
+    /// <summary>Publishes a draft (archiving the active version), with no event context.</summary>
+    /// <param name="id">The draft's id.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The now active version.</returns>
+    Task<FormDefinition> PublishAsync(Guid id, CancellationToken cancellationToken) =>
+        PublishAsync(id, null, cancellationToken);
+
+    /// <summary>Archives a version, with no event context.</summary>
+    /// <param name="id">The version's id.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The archived version.</returns>
+    Task<FormDefinition> ArchiveAsync(Guid id, CancellationToken cancellationToken) =>
+        ArchiveAsync(id, null, cancellationToken);
 }

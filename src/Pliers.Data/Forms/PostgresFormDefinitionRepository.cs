@@ -12,7 +12,7 @@ namespace Pliers.Data.Forms;
 /// <summary>PostgreSQL implementation of <see cref="IFormDefinitionRepository"/>: Dapper over <see cref="FormDefinitionsTable"/>.</summary>
 internal sealed class PostgresFormDefinitionRepository : IFormDefinitionRepository
 {
-    internal const string AggregateType = "form_definition";
+    internal const string AggregateType = PliersAggregateTypes.FormDefinition;
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly NpgsqlDataSource _read;
@@ -56,7 +56,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
                 async write =>
                 {
                     var row = await SingleAsync(write, _table.Insert, new { id = Guid.CreateVersion7(), name, version, definition = json }).ConfigureAwait(false);
-                    await write.AppendAsync(row!.Id, AggregateType, Event("form.definition.created", context, new { row.Name, row.Version })).ConfigureAwait(false);
+                    await write.AppendAsync(row!.Id, AggregateType, Event(PliersEventTypes.DefinitionCreated, context, new FormDefinitionChanged(row.Name, row.Version))).ConfigureAwait(false);
                     return row;
                 },
                 cancellationToken);
@@ -72,7 +72,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
                     var row = await SingleAsync(write, _table.UpdateDraft, new { id, row_version = rowVersion.ToString(CultureInfo.InvariantCulture), definition = json }).ConfigureAwait(false);
                     if (row is not null)
                     {
-                        await write.AppendAsync(row.Id, AggregateType, Event("form.definition.updated", context, new { row.Name, row.Version })).ConfigureAwait(false);
+                        await write.AppendAsync(row.Id, AggregateType, Event(PliersEventTypes.DefinitionUpdated, context, new FormDefinitionChanged(row.Name, row.Version))).ConfigureAwait(false);
                     }
 
                     return row;
@@ -110,11 +110,11 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
                 if (previous is not null)
                 {
                     await SingleAsync(write, _table.SetStatus, new { id = previous.Id, status = "archived" }).ConfigureAwait(false);
-                    await write.AppendAsync(previous.Id, AggregateType, Event("form.definition.deprecated", context, new { previous.Name, previous.Version, SupersededBy = target.Version })).ConfigureAwait(false);
+                    await write.AppendAsync(previous.Id, AggregateType, Event(PliersEventTypes.DefinitionDeprecated, context, new FormDefinitionDeprecated(previous.Name, previous.Version, target.Version))).ConfigureAwait(false);
                 }
 
                 var published = await SingleAsync(write, _table.SetStatus, new { id, status = "active" }).ConfigureAwait(false);
-                await write.AppendAsync(id, AggregateType, Event("form.definition.published", context, new { target.Name, target.Version, Previous = previous?.Version })).ConfigureAwait(false);
+                await write.AppendAsync(id, AggregateType, Event(PliersEventTypes.DefinitionPublished, context, new FormDefinitionPublished(target.Name, target.Version, previous?.Version))).ConfigureAwait(false);
                 return published!;
             },
             cancellationToken));
@@ -127,7 +127,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
                 var row = await SingleAsync(write, _table.Archive, new { id }).ConfigureAwait(false);
                 if (row is not null)
                 {
-                    await write.AppendAsync(row.Id, AggregateType, Event("form.definition.deprecated", context, new { row.Name, row.Version })).ConfigureAwait(false);
+                    await write.AppendAsync(row.Id, AggregateType, Event(PliersEventTypes.DefinitionDeprecated, context, new FormDefinitionDeprecated(row.Name, row.Version, null))).ConfigureAwait(false);
                 }
 
                 return row;
@@ -187,7 +187,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         return json;
     }
 
-    private static NewEvent Event(string type, EventContext? context, object data) =>
+    private static NewEvent Event<T>(string type, EventContext? context, T data) =>
         NewEvent.Create(type, data) with { CorrelationId = context?.CorrelationId, CausationId = context?.CausationId };
 
     private async Task<FormDefinition?> SingleAsync(WriteScope write, string sql, object parameters) =>

@@ -19,7 +19,7 @@ namespace Pliers.Data.Submissions;
 /// </summary>
 internal sealed class PostgresFormSubmissionRepository : IFormSubmissionRepository
 {
-    internal const string AggregateType = "form_submission";
+    internal const string AggregateType = PliersAggregateTypes.FormSubmission;
 
     private readonly NpgsqlDataSource _read;
     private readonly PliersWriter _writer;
@@ -55,7 +55,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                 var definition = await ActiveDefinitionAsync(write, lookup, key, what).ConfigureAwait(false);
                 _validator.Validate(definition.Id, definition.Version, definition.Schema, data);
                 var row = await SingleAsync(write, _table.Insert, new { id = Guid.CreateVersion7(), definition = definition.Id, version = definition.Version, data = json }).ConfigureAwait(false);
-                await write.AppendAsync(row.Id, AggregateType, Event("form.submission.created", context, new { FormDefinitionId = definition.Id, FormVersion = definition.Version, Form = definition.Name })).ConfigureAwait(false);
+                await write.AppendAsync(row.Id, AggregateType, Event(PliersEventTypes.SubmissionCreated, context, new FormSubmissionCreated(definition.Id, definition.Version, definition.Name, false))).ConfigureAwait(false);
                 return row;
             },
             cancellationToken);
@@ -71,7 +71,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                     var (current, schema) = await LockAsync(write, id, rowVersion).ConfigureAwait(false);
                     _validator.Validate(current.FormDefinitionId, current.FormVersion, schema, data);
                     var row = await SingleAsync(write, _table.UpdateData, new { id, data = json }).ConfigureAwait(false);
-                    await write.AppendAsync(id, AggregateType, Event("form.submission.updated", context, new { current.FormDefinitionId, current.FormVersion })).ConfigureAwait(false);
+                    await write.AppendAsync(id, AggregateType, Event(PliersEventTypes.SubmissionUpdated, context, new FormSubmissionUpdated(current.FormDefinitionId, current.FormVersion))).ConfigureAwait(false);
                     return row;
                 },
                 cancellationToken);
@@ -88,7 +88,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                 }
 
                 var row = await SingleAsync(write, _table.UpdateStatus, new { id, status = Name(status) }).ConfigureAwait(false);
-                await write.AppendAsync(id, AggregateType, Event("form.submission." + Name(status), context, new { From = Name(current.Status), To = Name(status) })).ConfigureAwait(false);
+                await write.AppendAsync(id, AggregateType, Event("form.submission." + Name(status), context, new FormSubmissionStatusChanged(Name(current.Status), Name(status)))).ConfigureAwait(false);
                 return row;
             },
             cancellationToken));
@@ -213,7 +213,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                     await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
                 }
 
-                var created = Event("form.submission.created", context, new { FormDefinitionId = definition.Id, FormVersion = definition.Version, Form = definition.Name, Imported = true });
+                var created = Event(PliersEventTypes.SubmissionCreated, context, new FormSubmissionCreated(definition.Id, definition.Version, definition.Name, true));
                 await write.CopyNewStreamsAsync(ids.Select(id => (id, 1L, write.Batch(AggregateType, created with { Id = Guid.CreateVersion7() }))).ToArray()).ConfigureAwait(false);
                 return items.Length;
             },
@@ -273,6 +273,6 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
 
     internal static string Name(SubmissionStatus status) => FormSubmissionsTable.Status(status);
 
-    private static NewEvent Event(string type, EventContext? context, object data) =>
+    private static NewEvent Event<T>(string type, EventContext? context, T data) =>
         NewEvent.Create(type, data) with { CorrelationId = context?.CorrelationId, CausationId = context?.CausationId };
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Pliers.Data.Forms;
 
 namespace Pliers.Data.Submissions;
@@ -43,7 +44,22 @@ public sealed record FormSubmission(
     int? Priority,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    uint RowVersion);
+    uint RowVersion)
+{
+    /// <summary>Deserialises <see cref="Data"/> with System.Text.Json.</summary>
+    /// <typeparam name="T">The submission's .NET type.</typeparam>
+    /// <param name="options">Serializer options, or <see langword="null"/> for <see cref="JsonSerializerOptions.Web"/>.</param>
+    /// <returns>The data.</returns>
+    /// <exception cref="JsonException">The data does not fit <typeparamref name="T"/>.</exception>
+    public T? GetData<T>(JsonSerializerOptions? options = null) => Data.Deserialize<T>(options ?? JsonSerializerOptions.Web);
+
+    /// <summary>Deserialises <see cref="Data"/> with source-generated metadata (trimming and AOT friendly).</summary>
+    /// <typeparam name="T">The submission's .NET type.</typeparam>
+    /// <param name="typeInfo">The source-generated type information of <typeparamref name="T"/>.</param>
+    /// <returns>The data.</returns>
+    /// <exception cref="JsonException">The data does not fit <typeparamref name="T"/>.</exception>
+    public T? GetData<T>(JsonTypeInfo<T> typeInfo) => Data.Deserialize(typeInfo);
+}
 
 /// <summary>Which submissions a query returns; every filter is optional and they combine with AND.</summary>
 public sealed record SubmissionQuery
@@ -166,4 +182,72 @@ public interface IFormSubmissionRepository
     /// <returns>How many submissions were imported.</returns>
     /// <exception cref="PliersValidationException">Some data is invalid; the paths start with the item's index (<c>/12/email</c>).</exception>
     Task<int> BulkImportAsync(string formName, IEnumerable<JsonElement> data, EventContext? context = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores a submission for the active version of a form, with no event context.</summary>
+    /// <param name="formName">The form name.</param>
+    /// <param name="data">The submission data: a JSON object valid against the form's schema.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The stored submission.</returns>
+    Task<FormSubmission> CreateAsync(string formName, JsonElement data, CancellationToken cancellationToken) =>
+        CreateAsync(formName, data, null, cancellationToken);
+
+    /// <summary>Replaces a submission's data, with no event context.</summary>
+    /// <param name="id">The submission's id.</param>
+    /// <param name="rowVersion">The <see cref="FormSubmission.RowVersion"/> the caller read.</param>
+    /// <param name="data">The new data.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The updated submission.</returns>
+    Task<FormSubmission> UpdateDataAsync(Guid id, uint rowVersion, JsonElement data, CancellationToken cancellationToken) =>
+        UpdateDataAsync(id, rowVersion, data, null, cancellationToken);
+
+    /// <summary>Moves a submission along its workflow, with no event context.</summary>
+    /// <param name="id">The submission's id.</param>
+    /// <param name="rowVersion">The <see cref="FormSubmission.RowVersion"/> the caller read.</param>
+    /// <param name="status">The new status.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The updated submission.</returns>
+    Task<FormSubmission> ChangeStatusAsync(Guid id, uint rowVersion, SubmissionStatus status, CancellationToken cancellationToken) =>
+        ChangeStatusAsync(id, rowVersion, status, null, cancellationToken);
+
+    /// <summary>Imports many submissions at once (all or nothing), with no event context.</summary>
+    /// <param name="formName">The form name.</param>
+    /// <param name="data">The submissions.</param>
+    /// <param name="cancellationToken">Cancels the import.</param>
+    /// <returns>How many submissions were stored.</returns>
+    Task<int> BulkImportAsync(string formName, IEnumerable<JsonElement> data, CancellationToken cancellationToken) =>
+        BulkImportAsync(formName, data, null, cancellationToken);
+}
+
+/// <summary>
+/// Typed submissions: serialize a .NET object with System.Text.Json and store it (extension methods, so that a call with
+/// a <see cref="JsonElement"/> always binds to the repository's own methods).
+/// </summary>
+public static class FormSubmissionRepositoryExtensions
+{
+    /// <summary>
+    /// Stores a submission serialized from <paramref name="data"/> with System.Text.Json (camelCase web defaults unless
+    /// <paramref name="options"/> says otherwise).
+    /// </summary>
+    /// <typeparam name="T">The submission's .NET type.</typeparam>
+    /// <param name="submissions">The repository.</param>
+    /// <param name="formName">The form name.</param>
+    /// <param name="data">The submission, serialized to a JSON object.</param>
+    /// <param name="options">Serializer options, or <see langword="null"/> for <see cref="JsonSerializerOptions.Web"/>.</param>
+    /// <param name="context">Correlation and causation ids for the event, or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The stored submission.</returns>
+    public static Task<FormSubmission> CreateAsync<T>(this IFormSubmissionRepository submissions, string formName, T data, JsonSerializerOptions? options = null, EventContext? context = null, CancellationToken cancellationToken = default) =>
+        submissions.CreateAsync(formName, JsonSerializer.SerializeToElement(data, options ?? JsonSerializerOptions.Web), context, cancellationToken);
+
+    /// <summary>Stores a submission serialized from <paramref name="data"/> with source-generated metadata (trimming and AOT friendly).</summary>
+    /// <typeparam name="T">The submission's .NET type.</typeparam>
+    /// <param name="submissions">The repository.</param>
+    /// <param name="formName">The form name.</param>
+    /// <param name="data">The submission, serialized to a JSON object.</param>
+    /// <param name="typeInfo">The source-generated type information of <typeparamref name="T"/>.</param>
+    /// <param name="context">Correlation and causation ids for the event, or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The stored submission.</returns>
+    public static Task<FormSubmission> CreateAsync<T>(this IFormSubmissionRepository submissions, string formName, T data, JsonTypeInfo<T> typeInfo, EventContext? context = null, CancellationToken cancellationToken = default) =>
+        submissions.CreateAsync(formName, JsonSerializer.SerializeToElement(data, typeInfo), context, cancellationToken);
 }

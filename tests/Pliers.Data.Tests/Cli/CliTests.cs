@@ -58,7 +58,7 @@ public sealed class CliTests(PostgresFixture postgres)
     public async Task Verify_exits_1_and_lists_the_drift()
     {
         await using var host = await PliersHost.MigratedAsync(postgres);
-        await postgres.ExecuteAsync($"drop index \"{host.Schema}\".form_submissions_created_idx; alter table \"{host.Schema}\".events alter column aggregate_type type text");
+        await postgres.ExecuteAsync($"drop index \"{host.Schema}\".form_submissions_created_idx; alter table \"{host.Schema}\".events alter column aggregate_type type varchar(100)");
 
         var verify = await RunAsync("verify", "--connection", postgres.ConnectionString, "--schema", host.Schema);
 
