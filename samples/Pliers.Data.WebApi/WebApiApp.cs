@@ -43,16 +43,16 @@ public static class WebApiApp
 
         app.MapPost("/forms", async (CreateForm body, IFormDefinitionRepository forms, CancellationToken ct) =>
         {
-            var created = await forms.CreateAsync(body.Name, body.Definition, null, ct);
+            var created = await forms.CreateAsync(body.Name, body.Definition, ct);
             return Results.Created($"/forms/{created.Id}", created);
         });
         app.MapPost("/forms/{id:guid}/publish", async (Guid id, IFormDefinitionRepository forms, CancellationToken ct) =>
-            Results.Ok(await forms.PublishAsync(id, null, ct)));
+            Results.Ok(await forms.PublishAsync(id, ct)));
         app.MapGet("/forms/{name}/active", async (string name, IFormDefinitionRepository forms, CancellationToken ct) =>
             await forms.GetActiveAsync(name, ct) is { } form ? Results.Ok(form) : Results.NotFound());
         app.MapPost("/forms/{name}/submissions", async (string name, JsonElement data, IFormSubmissionRepository submissions, CancellationToken ct) =>
         {
-            var created = await submissions.CreateAsync(name, data, null, ct);
+            var created = await submissions.CreateAsync(name, data, ct);
             return Results.Created($"/submissions/{created.Id}", created);
         });
         app.MapGet("/submissions/{id:guid}", async (Guid id, IFormSubmissionRepository submissions, CancellationToken ct) =>
