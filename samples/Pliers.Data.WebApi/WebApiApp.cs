@@ -36,6 +36,7 @@ public static class WebApiApp
                 PliersConflictException c => Results.Problem(c.Message, statusCode: StatusCodes.Status409Conflict, title: c.Rule),
                 PliersConcurrencyException c => Results.Problem(c.Message, statusCode: StatusCodes.Status409Conflict, title: "concurrency"),
                 BadHttpRequestException or JsonException => Results.Problem("The request body is not valid JSON.", statusCode: StatusCodes.Status400BadRequest),
+                ArgumentException a => Results.Problem(a.Message, statusCode: StatusCodes.Status400BadRequest, title: "Invalid argument"), // a foreign paging cursor, a page size out of range
                 _ => Results.Problem("Unexpected error.", statusCode: StatusCodes.Status500InternalServerError),
             };
             await result.ExecuteAsync(context);

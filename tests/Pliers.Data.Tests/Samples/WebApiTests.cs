@@ -58,6 +58,9 @@ public sealed class WebApiTests(PostgresFixture postgres)
 
             var page = await http.GetFromJsonAsync<JsonElement>("/submissions?form=web-intake", Ct);
             Assert.Equal(1, page.GetProperty("items").GetArrayLength());
+            var tampered = await http.GetAsync("/submissions?form=web-intake&cursor=tampered", Ct);
+            Assert.Equal(HttpStatusCode.BadRequest, tampered.StatusCode);
+            Assert.Contains("cursor", await tampered.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
 
             var events = await http.GetFromJsonAsync<JsonElement>($"/events/{formId}", Ct);
             Assert.Equal(["form.definition.created", "form.definition.published"], events.EnumerateArray().Select(e => e.GetProperty("eventType").GetString()));
