@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using Npgsql;
 
 namespace Pliers.Data.Internal;
 
@@ -39,11 +38,7 @@ internal static class JsonDepth
         }
     }
 
-    /// <summary>Reads a jsonb column with the library's depth limit (Npgsql's own reader stops at 64 levels).</summary>
-    public static JsonElement Read(NpgsqlDataReader reader, int ordinal, int limit) =>
-        Parse(reader.GetString(ordinal), limit);
-
-    /// <summary>Parses JSON text read from a jsonb column with the library's depth limit.</summary>
+    /// <summary>Parses JSON text read from a jsonb column with the library's depth limit (Npgsql's own reader stops at 64 levels).</summary>
     public static JsonElement Parse(string json, int limit)
     {
         using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = Math.Max(limit, 64) });
