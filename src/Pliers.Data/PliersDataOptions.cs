@@ -45,4 +45,13 @@ public sealed class PliersDataOptions
 
     /// <summary>Gets or sets the deepest nesting of a submission document accepted. The default is 64.</summary>
     public int MaxDocumentDepth { get; set; } = 64;
+
+    /// <summary>
+    /// Gets or sets how many form versions the process keeps for submission writes (by id, and the active version
+    /// by name). A publish or archive in any host drops the name everywhere through <c>NOTIFY</c>; the write
+    /// statement itself still checks that the version is active, so a stale entry costs a retry, never a wrong
+    /// write. The listener holds one connection of the data source while the cache is in use. The default is
+    /// 10,000; 0 turns the cache off (every submission write then reads the definition first).
+    /// </summary>
+    public int DefinitionCacheSize { get; set; } = 10_000;
 }

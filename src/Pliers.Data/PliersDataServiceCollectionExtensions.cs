@@ -106,12 +106,21 @@ public static class PliersDataServiceCollectionExtensions
         services.TryAddSingleton<IEventStore>(sp => sp.GetRequiredService<PostgresEventStore>());
         services.TryAddSingleton<SchemaValidator>();
         services.TryAddSingleton(sp => new PliersSeeder(sp.GetRequiredService<PliersDatabase>()));
-        services.TryAddSingleton<IFormDefinitionRepository>(sp => new PostgresFormDefinitionRepository(sp.GetRequiredService<PliersDatabase>(), sp.GetRequiredService<PostgresEventStore>()));
+        services.TryAddSingleton(sp =>
+        {
+            var database = sp.GetRequiredService<PliersDatabase>();
+            return new ActiveDefinitionCache(database.DataSource, database.Schema, sp.GetRequiredService<IOptions<PliersDataOptions>>().Value.DefinitionCacheSize);
+        });
+        services.TryAddSingleton<IFormDefinitionRepository>(sp => new PostgresFormDefinitionRepository(
+            sp.GetRequiredService<PliersDatabase>(),
+            sp.GetRequiredService<PostgresEventStore>(),
+            sp.GetRequiredService<ActiveDefinitionCache>()));
         services.TryAddSingleton<IFormSubmissionRepository>(sp => new PostgresFormSubmissionRepository(
             sp.GetRequiredService<PliersDatabase>(),
             sp.GetRequiredService<PostgresEventStore>(),
             sp.GetRequiredService<SchemaValidator>(),
-            sp.GetRequiredService<IOptions<PliersDataOptions>>().Value));
+            sp.GetRequiredService<IOptions<PliersDataOptions>>().Value,
+            sp.GetRequiredService<ActiveDefinitionCache>()));
         services.TryAddSingleton(sp => new PliersMigrator(
             sp.GetRequiredService<PliersDatabase>(),
             sp.GetRequiredService<IOptions<PliersDataOptions>>().Value.MigrationLockTimeout,

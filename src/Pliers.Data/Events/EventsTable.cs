@@ -128,6 +128,31 @@ internal sealed class EventsTable
         return (sql + " order by transaction_id, position limit @max", parameters);
     }
 
+    /// <summary>
+    /// The insert of one library event inside another table's write statement (a CTE of it): one event per row of
+    /// <paramref name="source"/>, for the aggregate in its <c>id</c> column, with the data and stream version the
+    /// SQL expressions give. Its parameters come from <see cref="AddEventParameters"/>.
+    /// </summary>
+    public string InsertOneFrom(string source, string dataExpression, string versionExpression) => $"""
+        insert into {Name} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id)
+        select @event_id, {source}.id, @aggregate_type, @event_type, {dataExpression}, {versionExpression}, @correlation_id, @causation_id
+        from {source}
+        """;
+
+    /// <summary>The version the next event of stream <c>@id</c> gets (a sub-query for <see cref="InsertOneFrom"/>).</summary>
+    public string NextVersionOfId => $"coalesce((select event_version from {Name} where aggregate_id = @id order by event_version desc limit 1), 0) + 1";
+
+    /// <summary>Adds the parameters of <see cref="InsertOneFrom"/>: a new event id, the types and the context's ids.</summary>
+    public static DynamicParameters AddEventParameters(DynamicParameters parameters, string aggregateType, string eventType, EventContext? context)
+    {
+        parameters.Add("event_id", Guid.CreateVersion7());
+        parameters.Add("aggregate_type", aggregateType);
+        parameters.Add("event_type", eventType);
+        parameters.Add("correlation_id", context?.CorrelationId, DbType.Guid);
+        parameters.Add("causation_id", context?.CausationId, DbType.Guid);
+        return parameters;
+    }
+
     /// <summary>The parameters of <see cref="Append"/> / <see cref="AppendAny"/> for Dapper.</summary>
     public static object AppendParameters(Guid aggregateId, AppendBatch batch) => new
     {

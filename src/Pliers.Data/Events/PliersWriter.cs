@@ -11,6 +11,29 @@ namespace Pliers.Data.Events;
 /// </summary>
 internal sealed class PliersWriter(PliersDatabase database, PostgresEventStore events)
 {
+    /// <summary>
+    /// Runs one write statement on its own (no BEGIN/COMMIT: a single statement is atomic by itself), so the write
+    /// is one round trip; returns its single row or null. The caller announces the events it wrote.
+    /// </summary>
+    public async Task<T?> StatementAsync<T>(string sql, object parameters, CancellationToken cancellationToken)
+    {
+        var connection = await database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            try
+            {
+                return await connection.QuerySingleOrDefaultAsync<T>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            }
+            catch (PostgresException e) when (PostgresErrors.Translate(e) is { } translated)
+            {
+                throw translated;
+            }
+        }
+    }
+
+    /// <summary>Counts and announces events a committed statement wrote.</summary>
+    public void Announce(int eventCount) => events.Announce(eventCount);
+
     public async Task<T> WriteAsync<T>(Func<WriteScope, Task<T>> work, CancellationToken cancellationToken)
     {
         var connection = await database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -54,6 +77,9 @@ internal sealed class WriteScope(NpgsqlConnection connection, NpgsqlTransaction 
     /// <summary>A Dapper command in this transaction, carrying the write's cancellation token.</summary>
     public CommandDefinition Command(string sql, object? parameters = null) =>
         new(sql, parameters, transaction, cancellationToken: cancellationToken);
+
+    /// <summary>Records events a statement of this transaction wrote itself (announced after the commit).</summary>
+    public void Wrote(int eventCount) => EventCount += eventCount;
 
     /// <summary>Appends the library's own events to an aggregate's stream, after whatever it holds.</summary>
     public async Task AppendAsync(Guid aggregateId, string aggregateType, params NewEvent[] domainEvents)

@@ -20,14 +20,23 @@ internal sealed class FormDefinitionsTable
         UpdateDraft = $"update {t} set definition = @definition::jsonb where id = @id and xmin = @row_version::text::xid and status = 'draft' returning {Select}";
         LockVersionsOfName = $"select {Select} from {t} where name = (select name from {t} where id = @id) order by version for update";
         SetStatus = $"update {t} set status = @status where id = @id returning {Select}";
-        Archive = $"update {t} set status = 'archived' where id = @id and status <> 'archived' returning {Select}";
+        // FOR UPDATE first (a plain UPDATE of a non-key column would only take FOR NO KEY UPDATE, which submission
+        // writes holding FOR KEY SHARE do not block): archiving waits for in-flight submissions to this version.
+        Archive = $"""
+            update {t} set status = 'archived'
+            from (select id as locked_id from {t} where id = @id for update) locked
+            where id = locked.locked_id and status <> 'archived'
+            returning {Select}
+            """;
         ById = $"select {Select} from {t} where id = @id";
         ByNameAndVersion = $"select {Select} from {t} where name = @name and version = @version";
         ActiveByName = $"select {Select} from {t} where name = @name and status = 'active'";
         VersionsOfName = $"select {Select} from {t} where name = @name order by version";
         ListHead = $"select {Select} from {t} where (name, version) > (@after_name, @after_version)";
-        SchemaForSubmissionByName = $"select id as Id, version as Version, status as Status, definition -> 'schema' as Schema, name as Name from {t} where name = @key and status = 'active' for share";
-        SchemaForSubmissionById = $"select id as Id, version as Version, status as Status, definition -> 'schema' as Schema, name as Name from {t} where id = @key for share";
+        SchemaForSubmissionByName = $"select id as Id, version as Version, status as Status, definition -> 'schema' as Schema, name as Name from {t} where name = @key and status = 'active'";
+        SchemaForSubmissionById = $"select id as Id, version as Version, status as Status, definition -> 'schema' as Schema, name as Name from {t} where id = @key";
+        LockActive = $"select id from {t} where id = @id and status = 'active' for key share";
+        Notify = $"select pg_notify('{ActiveDefinitionCache.Channel}', @payload)";
         IdsOfName = $"select id from {t} where name = @form_name";
         IdsOfNameOfId = $"select id from {t} where name = (select name from {t} where id = @definition_id)";
     }
@@ -56,11 +65,22 @@ internal sealed class FormDefinitionsTable
 
     public string ListHead { get; }
 
-    /// <summary>The active version of a form by name, locked against a concurrent publish for the submission's transaction.</summary>
+    /// <summary>The active version of a form by name, with its schema (what <see cref="ActiveDefinitionCache"/> keeps).</summary>
     public string SchemaForSubmissionByName { get; }
 
-    /// <summary>One version by id, locked the same way.</summary>
+    /// <summary>One version by id, with its schema and status.</summary>
     public string SchemaForSubmissionById { get; }
+
+    /// <summary>
+    /// Locks a version for a submission write if it is still active. <c>FOR KEY SHARE</c> is the lock the foreign
+    /// key check takes anyway, so it costs nothing more and lets concurrent submissions share it; publish and
+    /// archive lock the version <c>FOR UPDATE</c>, so they wait for submissions in flight, and a submission that
+    /// arrives meanwhile re-reads the version after their commit and finds it archived.
+    /// </summary>
+    public string LockActive { get; }
+
+    /// <summary>Tells every host's <see cref="ActiveDefinitionCache"/> that the active version of a form changed (on commit).</summary>
+    public string Notify { get; }
 
     /// <summary>The ids of every version of a name (a sub-query of submission filters).</summary>
     public string IdsOfName { get; }

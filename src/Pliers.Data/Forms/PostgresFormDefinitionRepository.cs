@@ -19,9 +19,13 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
     private readonly PliersWriter _writer;
     private readonly FormDefinitionsTable _table;
     private readonly int _maxDepth;
+    private readonly ActiveDefinitionCache _cache;
+    private readonly string _schema;
 
-    public PostgresFormDefinitionRepository(PliersDatabase database, PostgresEventStore events)
+    public PostgresFormDefinitionRepository(PliersDatabase database, PostgresEventStore events, ActiveDefinitionCache cache)
     {
+        _cache = cache;
+        _schema = database.Schema;
         _dataSource = database.DataSource;
         _read = database.ReadDataSource;
         _writer = new PliersWriter(database, events);
@@ -94,7 +98,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         });
 
     public Task<FormDefinition> PublishAsync(Guid id, EventContext? context = null, CancellationToken cancellationToken = default) =>
-        PliersTelemetry.TraceAsync("definitions.publish", () => _writer.WriteAsync(
+        PliersTelemetry.TraceAsync("definitions.publish", () => ChangingActiveAsync(_writer.WriteAsync(
             async write =>
             {
                 var versions = (await write.Connection.QueryAsync<DefinitionRow>(write.Command(_table.LockVersionsOfName, new { id })).ConfigureAwait(false))
@@ -115,9 +119,10 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
 
                 var published = await SingleAsync(write, _table.SetStatus, new { id, status = "active" }).ConfigureAwait(false);
                 await write.AppendAsync(id, AggregateType, Event(PliersEventTypes.DefinitionPublished, context, new FormDefinitionPublished(target.Name, target.Version, previous?.Version))).ConfigureAwait(false);
+                await NotifyAsync(write, target.Name).ConfigureAwait(false);
                 return published!;
             },
-            cancellationToken));
+            cancellationToken)));
 
     public async Task<FormDefinition> ArchiveAsync(Guid id, EventContext? context = null, CancellationToken cancellationToken = default)
     {
@@ -128,6 +133,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
                 if (row is not null)
                 {
                     await write.AppendAsync(row.Id, AggregateType, Event(PliersEventTypes.DefinitionDeprecated, context, new FormDefinitionDeprecated(row.Name, row.Version, null))).ConfigureAwait(false);
+                    await NotifyAsync(write, row.Name).ConfigureAwait(false);
                 }
 
                 return row;
@@ -135,6 +141,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
             cancellationToken).ConfigureAwait(false);
         if (archived is not null)
         {
+            _cache.Forget(archived.Name);
             return archived;
         }
 
@@ -176,6 +183,20 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
                 ? (parts[0], version)
                 : throw BadCursor();
         }
+    }
+
+    /// <summary>
+    /// Other hosts drop the form's active version from their caches when this transaction commits (NOTIFY is
+    /// delivered on commit only); this host drops it as soon as the commit returns.
+    /// </summary>
+    private Task NotifyAsync(WriteScope write, string name) =>
+        write.Connection.ExecuteAsync(write.Command(_table.Notify, new { payload = _schema + "/" + name }));
+
+    private async Task<FormDefinition> ChangingActiveAsync(Task<FormDefinition> write)
+    {
+        var definition = await write.ConfigureAwait(false);
+        _cache.Forget(definition.Name);
+        return definition;
     }
 
     private string CheckDefinition(JsonElement definition)

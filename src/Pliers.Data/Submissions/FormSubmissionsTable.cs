@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Dapper;
+using Pliers.Data.Events;
 using Pliers.Data.Forms;
 using Pliers.Data.Internal;
 using static Pliers.Data.Internal.Db;
@@ -14,49 +15,91 @@ namespace Pliers.Data.Submissions;
 internal sealed class FormSubmissionsTable
 {
     /// <summary>The columns of a submission, aliased to the names of <see cref="SubmissionRow"/>.</summary>
-    private const string Select =
-        "id as Id, form_definition_id as FormDefinitionId, form_version as FormVersion, status as Status, data as Data, title as Title, " +
-        "priority as Priority, created_at as CreatedAt, updated_at as UpdatedAt, xmin as RowVersion";
+    private static readonly string Select = Columns(string.Empty);
 
     /// <summary>The columns binary COPY writes (bulk import).</summary>
     private const string CopyColumns = "id, form_definition_id, form_version, data, status";
 
     private readonly FormDefinitionsTable _definitions;
 
-    public FormSubmissionsTable(PliersDatabase database, FormDefinitionsTable definitions)
+    public FormSubmissionsTable(PliersDatabase database, FormDefinitionsTable definitions, EventsTable events)
     {
         _definitions = definitions;
         var t = Name = database.QuotedSchema + ".form_submissions";
-        Insert = $"insert into {t} (id, form_definition_id, form_version, data) values (@id, @definition, @version, @data::jsonb) returning {Select}";
-        UpdateData = $"update {t} set data = @data::jsonb where id = @id returning {Select}";
-        UpdateStatus = $"update {t} set status = @status where id = @id returning {Select}";
-        LockWithSchema = $"""
-            select s.id as Id, s.form_definition_id as FormDefinitionId, s.form_version as FormVersion, s.status as Status, s.data as Data,
-                   s.title as Title, s.priority as Priority, s.created_at as CreatedAt, s.updated_at as UpdatedAt, s.xmin as RowVersion,
-                   d.definition -> 'schema' as Schema
-            from {t} s join {definitions.Name} d on d.id = s.form_definition_id
-            where s.id = @id
-            for update of s
+
+        // Each write below is one statement: the check, the row and its event, sent once and committed once (no
+        // explicit transaction for create and status change). What was refused, and why, comes back as data.
+
+        // The version must still be active when the row goes in: FOR KEY SHARE is the lock the foreign key takes
+        // anyway; publish/archive lock the version FOR UPDATE, so a racing publish either waits for this insert or
+        // makes this statement re-read the version, find it archived and insert nothing.
+        Create = $"""
+            with definition as (
+                select id, version from {definitions.Name} where id = @definition and status = 'active' for key share
+            ), changed as (
+                insert into {t} (id, form_definition_id, form_version, data)
+                select @id, d.id, d.version, @data::jsonb from definition d
+                returning {Select}
+            ), event as (
+                {events.InsertOneFrom("changed", "@event_data::jsonb", "1")}
+            )
+            select * from changed
+            """;
+
+        // "current" locks the latest committed row (waiting for a concurrent writer if needed); the change applies only
+        // when the caller's row version is that row's and, for a status change, the move is allowed from its status.
+        // The final select always returns the current row's status and version, so a refusal names its reason.
+        const string Current = "select id, form_definition_id, form_version, status, xmin as row_version from {0} where id = @id for update";
+        const string Result = "select c.status as CurrentStatus, c.row_version as CurrentRowVersion, ch.* from current c left join changed ch on true";
+        ChangeStatus = $"""
+            with current as ({string.Format(CultureInfo.InvariantCulture, Current, t)}
+            ), changed as (
+                update {t} s set status = @status from current c
+                where s.id = c.id and c.row_version = @row_version::text::xid and c.status = any(@from)
+                returning {Columns("s.")}
+            ), event as (
+                {events.InsertOneFrom("changed", "jsonb_build_object('from', (select status from current), 'to', @status::text)", events.NextVersionOfId)}
+            )
+            {Result}
+            """;
+        UpdateData = $"""
+            with current as ({string.Format(CultureInfo.InvariantCulture, Current, t)}
+            ), changed as (
+                update {t} s set data = @data::jsonb from current c
+                where s.id = c.id and c.row_version = @row_version::text::xid
+                returning {Columns("s.")}
+            ), event as (
+                {events.InsertOneFrom("changed", "jsonb_build_object('formDefinitionId', changed.formdefinitionid, 'formVersion', changed.formversion)", events.NextVersionOfId)}
+            )
+            {Result}
             """;
         ById = $"select {Select} from {t} where id = @id";
+        DefinitionOf = $"select form_definition_id from {t} where id = @id";
         CopyIn = $"copy {t} ({CopyColumns}) from stdin (format binary)";
     }
 
     /// <summary>Gets the quoted, schema-qualified table name.</summary>
     public string Name { get; }
 
-    public string Insert { get; }
+    /// <summary>Checks that the named version is active, inserts the submission and its created event.</summary>
+    public string Create { get; }
 
+    /// <summary>Checks the row version and the move, changes the status and appends the event (<see cref="WriteRow"/>).</summary>
+    public string ChangeStatus { get; }
+
+    /// <summary>Checks the row version, replaces the data and appends the event (<see cref="WriteRow"/>).</summary>
     public string UpdateData { get; }
-
-    public string UpdateStatus { get; }
-
-    /// <summary>Locks a submission for a change and reads the schema of its own form version.</summary>
-    public string LockWithSchema { get; }
 
     public string ById { get; }
 
+    /// <summary>The definition version a submission belongs to.</summary>
+    public string DefinitionOf { get; }
+
     public string CopyIn { get; }
+
+    private static string Columns(string alias) =>
+        $"{alias}id as Id, {alias}form_definition_id as FormDefinitionId, {alias}form_version as FormVersion, {alias}status as Status, {alias}data as Data, " +
+        $"{alias}title as Title, {alias}priority as Priority, {alias}created_at as CreatedAt, {alias}updated_at as UpdatedAt, {alias}xmin as RowVersion";
 
     /// <summary>The page query exactly as it runs (the plan tests EXPLAIN it).</summary>
     public (string Sql, DynamicParameters Parameters) Page(SubmissionQuery query)
@@ -189,6 +232,26 @@ internal record SubmissionRow(Guid Id, Guid FormDefinitionId, int FormVersion, s
         RowVersion);
 }
 
-/// <summary>A locked submission with the schema of its own form version.</summary>
-internal sealed record LockedSubmissionRow(Guid Id, Guid FormDefinitionId, int FormVersion, string Status, string Data, string? Title, int? Priority, DateTime CreatedAt, DateTime UpdatedAt, uint RowVersion, string Schema)
-    : SubmissionRow(Id, FormDefinitionId, FormVersion, Status, Data, Title, Priority, CreatedAt, UpdatedAt, RowVersion);
+/// <summary>
+/// What a change statement returns: the current status and row version of the submission (no row when it does not
+/// exist) and, when the change was made, the changed row.
+/// </summary>
+internal sealed record WriteRow(
+    string CurrentStatus,
+    uint CurrentRowVersion,
+    Guid? Id,
+    Guid? FormDefinitionId,
+    int? FormVersion,
+    string? Status,
+    string? Data,
+    string? Title,
+    int? Priority,
+    DateTime? CreatedAt,
+    DateTime? UpdatedAt,
+    uint? RowVersion)
+{
+    /// <summary>Gets the changed row, or null when the change was refused.</summary>
+    public SubmissionRow? Changed => Id is { } id
+        ? new SubmissionRow(id, FormDefinitionId!.Value, FormVersion!.Value, Status!, Data!, Title, Priority, CreatedAt!.Value, UpdatedAt!.Value, RowVersion!.Value)
+        : null;
+}

@@ -22,76 +22,150 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     internal const string AggregateType = PliersAggregateTypes.FormSubmission;
 
     private readonly NpgsqlDataSource _read;
+    private readonly NpgsqlDataSource _primary;
     private readonly PliersWriter _writer;
     private readonly SchemaValidator _validator;
     private readonly PliersDataOptions _options;
     private readonly FormDefinitionsTable _definitions;
     private readonly FormSubmissionsTable _table;
+    private readonly ActiveDefinitionCache _cache;
 
-    public PostgresFormSubmissionRepository(PliersDatabase database, PostgresEventStore events, SchemaValidator validator, PliersDataOptions options)
+    public PostgresFormSubmissionRepository(PliersDatabase database, PostgresEventStore events, SchemaValidator validator, PliersDataOptions options, ActiveDefinitionCache cache)
     {
         _read = database.ReadDataSource;
+        _primary = database.DataSource;
         _writer = new PliersWriter(database, events);
         _validator = validator;
         _options = options;
+        _cache = cache;
         _definitions = new FormDefinitionsTable(database);
-        _table = new FormSubmissionsTable(database, _definitions);
+        _table = new FormSubmissionsTable(database, _definitions, events.Table);
     }
 
     private int MaxDepth => _options.MaxDocumentDepth;
 
     public Task<FormSubmission> CreateAsync(string formName, JsonElement data, EventContext? context = null, CancellationToken cancellationToken = default) =>
-        PliersTelemetry.TraceAsync("submissions.create", () => CreateCoreAsync(_definitions.SchemaForSubmissionByName, FormName(formName), formName, data, context, cancellationToken));
+        PliersTelemetry.TraceAsync("submissions.create", () => CreateCoreAsync(new DefinitionKey(FormName(formName), null), data, context, cancellationToken));
 
     public Task<FormSubmission> CreateAsync(Guid formDefinitionId, JsonElement data, EventContext? context = null, CancellationToken cancellationToken = default) =>
-        PliersTelemetry.TraceAsync("submissions.create", () => CreateCoreAsync(_definitions.SchemaForSubmissionById, formDefinitionId, formDefinitionId.ToString(), data, context, cancellationToken));
+        PliersTelemetry.TraceAsync("submissions.create", () => CreateCoreAsync(new DefinitionKey(null, formDefinitionId), data, context, cancellationToken));
 
-    private Task<FormSubmission> CreateCoreAsync(string lookup, object key, string what, JsonElement data, EventContext? context, CancellationToken cancellationToken)
+    /// <summary>
+    /// Validates against the (cached) active version, then one statement checks that this version is still the
+    /// active one and writes the row and its event. When a publish or archive got there first, the statement writes
+    /// nothing; the entry is dropped and the write starts again from the database's answer.
+    /// </summary>
+    private async Task<FormSubmission> CreateCoreAsync(DefinitionKey key, JsonElement data, EventContext? context, CancellationToken cancellationToken)
     {
         var json = CheckDocument(data, string.Empty);
-        return _writer.WriteAsync(
-            async write =>
+        for (var attempt = 1; ; attempt++)
+        {
+            var definition = await ActiveDefinitionAsync(key, fromCache: attempt == 1, cancellationToken).ConfigureAwait(false);
+            _validator.Validate(definition.Id, definition.Version, definition.Schema, data);
+            var parameters = new DynamicParameters(new { id = Guid.CreateVersion7(), definition = definition.Id, data = json });
+            parameters.Add("event_data", JsonSerializer.Serialize(new FormSubmissionCreated(definition.Id, definition.Version, definition.Name, false), JsonSerializerOptions.Web));
+            EventsTable.AddEventParameters(parameters, AggregateType, PliersEventTypes.SubmissionCreated, context);
+            var row = await _writer.StatementAsync<SubmissionRow>(_table.Create, parameters, cancellationToken).ConfigureAwait(false);
+            if (row is not null)
             {
-                var definition = await ActiveDefinitionAsync(write, lookup, key, what).ConfigureAwait(false);
-                _validator.Validate(definition.Id, definition.Version, definition.Schema, data);
-                var row = await SingleAsync(write, _table.Insert, new { id = Guid.CreateVersion7(), definition = definition.Id, version = definition.Version, data = json }).ConfigureAwait(false);
-                await write.AppendAsync(row.Id, AggregateType, Event(PliersEventTypes.SubmissionCreated, context, new FormSubmissionCreated(definition.Id, definition.Version, definition.Name, false))).ConfigureAwait(false);
-                return row;
-            },
-            cancellationToken);
+                _writer.Announce(1);
+                return row.ToSubmission(MaxDepth);
+            }
+
+            _cache.Forget(definition.Name);
+            if (attempt == 10)
+            {
+                throw new PliersConflictException($"Form '{definition.Name}' changed its active version ten times during one submission; try again.", "form_submissions_active_version");
+            }
+        }
     }
 
     public Task<FormSubmission> UpdateDataAsync(Guid id, uint rowVersion, JsonElement data, EventContext? context = null, CancellationToken cancellationToken = default) =>
-        PliersTelemetry.TraceAsync("submissions.update", () =>
+        PliersTelemetry.TraceAsync("submissions.update", async () =>
         {
             var json = CheckDocument(data, string.Empty);
-            return _writer.WriteAsync(
-                async write =>
-                {
-                    var (current, schema) = await LockAsync(write, id, rowVersion).ConfigureAwait(false);
-                    _validator.Validate(current.FormDefinitionId, current.FormVersion, schema, data);
-                    var row = await SingleAsync(write, _table.UpdateData, new { id, data = json }).ConfigureAwait(false);
-                    await write.AppendAsync(id, AggregateType, Event(PliersEventTypes.SubmissionUpdated, context, new FormSubmissionUpdated(current.FormDefinitionId, current.FormVersion))).ConfigureAwait(false);
-                    return row;
-                },
-                cancellationToken);
+            var parameters = ChangeParameters(id, rowVersion, PliersEventTypes.SubmissionUpdated, context);
+            parameters.Add("data", json);
+            try
+            {
+                // BEGIN travels with the statement; the data is checked against the schema of the submission's own
+                // form version (which the statement returns) before the one COMMIT.
+                return await _writer.WriteAsync(
+                    async write =>
+                    {
+                        var result = await write.Connection.QuerySingleOrDefaultAsync<WriteRow>(write.Command(_table.UpdateData, parameters)).ConfigureAwait(false);
+                        var row = Changed(result, id, rowVersion, null);
+                        var definition = await PublishedDefinitionAsync(write.Connection, row.FormDefinitionId, cancellationToken).ConfigureAwait(false);
+                        _validator.Validate(definition.Id, definition.Version, definition.Schema, data);
+                        write.Wrote(1);
+                        return row.ToSubmission(MaxDepth);
+                    },
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (PliersValidationException e) when (e.InnerException is PostgresException)
+            {
+                // The database refused the data first; name the errors the way the application layer does.
+                await ValidateAgainstOwnVersionAsync(id, data, cancellationToken).ConfigureAwait(false);
+                throw;
+            }
         });
 
     public Task<FormSubmission> ChangeStatusAsync(Guid id, uint rowVersion, SubmissionStatus status, EventContext? context = null, CancellationToken cancellationToken = default) =>
-        PliersTelemetry.TraceAsync("submissions.status", () => _writer.WriteAsync(
-            async write =>
-            {
-                var (current, _) = await LockAsync(write, id, rowVersion).ConfigureAwait(false);
-                if (!Allowed(current.Status, status))
-                {
-                    throw new PliersConflictException($"Submission {id} cannot move from {Name(current.Status)} to {Name(status)}.", "form_submissions_status_transition");
-                }
+        PliersTelemetry.TraceAsync("submissions.status", async () =>
+        {
+            var parameters = ChangeParameters(id, rowVersion, "form.submission." + Name(status), context);
+            parameters.Add("status", Name(status));
+            parameters.Add("from", Enum.GetValues<SubmissionStatus>().Where(from => Allowed(from, status)).Select(Name).ToArray());
+            var result = await ChangeAsync(_table.ChangeStatus, parameters, cancellationToken).ConfigureAwait(false);
+            var row = Changed(result, id, rowVersion, status);
+            _writer.Announce(1);
+            return row.ToSubmission(MaxDepth);
+        });
 
-                var row = await SingleAsync(write, _table.UpdateStatus, new { id, status = Name(status) }).ConfigureAwait(false);
-                await write.AppendAsync(id, AggregateType, Event("form.submission." + Name(status), context, new FormSubmissionStatusChanged(Name(current.Status), Name(status)))).ConfigureAwait(false);
-                return row;
-            },
-            cancellationToken));
+    /// <summary>
+    /// Runs a change statement. A writer that held the row while this statement waited for it may have appended to
+    /// the stream after this statement's snapshot: the unique stream version refuses the event, and the retry sees
+    /// the new row version (and refuses the change by it).
+    /// </summary>
+    private async Task<WriteRow?> ChangeAsync(string sql, DynamicParameters parameters, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await _writer.StatementAsync<WriteRow>(sql, parameters, cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "events_stream_version_key" && attempt < 3)
+            {
+                parameters.Add("event_id", Guid.CreateVersion7());
+            }
+        }
+    }
+
+    private static DynamicParameters ChangeParameters(Guid id, uint rowVersion, string eventType, EventContext? context) =>
+        EventsTable.AddEventParameters(new DynamicParameters(new { id, row_version = rowVersion.ToString(CultureInfo.InvariantCulture) }), AggregateType, eventType, context);
+
+    /// <summary>The changed row, or the typed refusal: not found, stale row version, or a move the workflow does not allow.</summary>
+    private static SubmissionRow Changed(WriteRow? result, Guid id, uint rowVersion, SubmissionStatus? to)
+    {
+        if (result is null)
+        {
+            throw new PliersNotFoundException($"Submission {id} does not exist.");
+        }
+
+        if (result.Changed is { } row)
+        {
+            return row;
+        }
+
+        if (result.CurrentRowVersion != rowVersion)
+        {
+            throw new PliersConcurrencyException($"Submission {id} was changed by someone else; read it again.", id, rowVersion, result.CurrentRowVersion);
+        }
+
+        var from = FormSubmissionsTable.ParseStatus(result.CurrentStatus);
+        throw new PliersConflictException($"Submission {id} cannot move from {Name(from)} to {Name(to ?? from)}.", "form_submissions_status_transition");
+    }
 
     internal static bool Allowed(SubmissionStatus from, SubmissionStatus to) => (from, to) switch
     {
@@ -165,11 +239,33 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     {
         ArgumentNullException.ThrowIfNull(data);
         var items = data.ToArray();
-        var name = FormName(formName);
-        return await _writer.WriteAsync(
+        var key = new DefinitionKey(FormName(formName), null);
+        for (var attempt = 1; ; attempt++)
+        {
+            var definition = await ActiveDefinitionAsync(key, fromCache: attempt == 1, cancellationToken).ConfigureAwait(false);
+            var imported = await ImportAsync(definition, items, context, cancellationToken).ConfigureAwait(false);
+            if (imported is { } count)
+            {
+                return count;
+            }
+
+            _cache.Forget(definition.Name);
+            if (attempt == 10)
+            {
+                throw new PliersConflictException($"Form '{definition.Name}' changed its active version ten times during one import; try again.", "form_submissions_active_version");
+            }
+        }
+    }
+
+    /// <summary>Imports against <paramref name="definition"/>; null when that version is no longer the active one.</summary>
+    private Task<int?> ImportAsync(ActiveDefinition definition, JsonElement[] items, EventContext? context, CancellationToken cancellationToken) =>
+        _writer.WriteAsync<int?>(
             async write =>
             {
-                var definition = await ActiveDefinitionAsync(write, _definitions.SchemaForSubmissionByName, name, name).ConfigureAwait(false);
+                if (await write.Connection.QuerySingleOrDefaultAsync<Guid?>(write.Command(_definitions.LockActive, new { id = definition.Id })).ConfigureAwait(false) is null)
+                {
+                    return null;
+                }
 
                 // Validate everything before writing anything: all or nothing. The checks are CPU-bound and
                 // independent, so they run on every core.
@@ -217,8 +313,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                 await write.CopyNewStreamsAsync(ids.Select(id => (id, 1L, write.Batch(AggregateType, created with { Id = Guid.CreateVersion7() }))).ToArray()).ConfigureAwait(false);
                 return items.Length;
             },
-            cancellationToken).ConfigureAwait(false);
-    }
+            cancellationToken);
 
     private static string CheckDocumentText(JsonElement data) => data.GetRawText();
 
@@ -241,35 +336,76 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         return json;
     }
 
-    private sealed record Definition(Guid Id, int Version, JsonElement Schema, string Name);
+/// <summary>A form by name (its active version) or one version by id.</summary>
+    private sealed record DefinitionKey(string? Name, Guid? Id);
 
-    private async Task<Definition> ActiveDefinitionAsync(WriteScope write, string sql, object key, string what)
+    /// <summary>
+    /// The version a new submission goes to: from the cache when allowed, else read from the primary (and cached).
+    /// Not found and not active are the typed refusals they have always been.
+    /// </summary>
+    private async Task<ActiveDefinition> ActiveDefinitionAsync(DefinitionKey key, bool fromCache, CancellationToken cancellationToken)
     {
-        var row = await write.Connection.QuerySingleOrDefaultAsync<SubmissionSchemaRow>(write.Command(sql, new { key })).ConfigureAwait(false)
-            ?? throw new PliersNotFoundException($"Form '{what}' does not exist or has no active version.");
-        if (row.Status != "active")
+        if (fromCache && (key.Id is { } cachedId ? _cache.ById(cachedId) : _cache.ByName(key.Name!)) is { } cached)
         {
-            throw new PliersConflictException($"Form definition {what} is {row.Status}; submissions go to the active version only.", "form_submissions_active_version");
+            return cached;
         }
 
-        return new Definition(row.Id, row.Version, JsonDepth.Parse(row.Schema, MaxDepth), row.Name);
+        var generation = _cache.Generation;
+        var connection = await _primary.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var row = key.Id is { } id
+                ? await connection.QuerySingleOrDefaultAsync<SubmissionSchemaRow>(new CommandDefinition(_definitions.SchemaForSubmissionById, new { key = id }, cancellationToken: cancellationToken)).ConfigureAwait(false)
+                : await connection.QuerySingleOrDefaultAsync<SubmissionSchemaRow>(new CommandDefinition(_definitions.SchemaForSubmissionByName, new { key = key.Name }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            var what = key.Name ?? key.Id.ToString();
+            if (row is null)
+            {
+                throw new PliersNotFoundException($"Form '{what}' does not exist or has no active version.");
+            }
+
+            if (row.Status != "active")
+            {
+                throw new PliersConflictException($"Form definition {what} is {row.Status}; submissions go to the active version only.", "form_submissions_active_version");
+            }
+
+            var definition = new ActiveDefinition(row.Id, row.Version, row.Name, JsonDepth.Parse(row.Schema, MaxDepth));
+            _cache.Add(definition, generation);
+            return definition;
+        }
     }
 
-    /// <summary>Locks the submission for a change, checks its row version and reads the schema of its own form version.</summary>
-    private async Task<(FormSubmission Submission, JsonElement Schema)> LockAsync(WriteScope write, Guid id, uint rowVersion)
+    /// <summary>The version an existing submission belongs to (active or archived, so immutable and cached by id).</summary>
+    private async Task<ActiveDefinition> PublishedDefinitionAsync(NpgsqlConnection connection, Guid id, CancellationToken cancellationToken)
     {
-        var row = await write.Connection.QuerySingleOrDefaultAsync<LockedSubmissionRow>(write.Command(_table.LockWithSchema, new { id })).ConfigureAwait(false)
-            ?? throw new PliersNotFoundException($"Submission {id} does not exist.");
-        if (row.RowVersion != rowVersion)
+        if (_cache.ById(id) is { } cached)
         {
-            throw new PliersConcurrencyException($"Submission {id} was changed by someone else; read it again.", id, rowVersion, row.RowVersion);
+            return cached;
         }
 
-        return (row.ToSubmission(MaxDepth), JsonDepth.Parse(row.Schema, MaxDepth));
+        var row = await connection.QuerySingleAsync<SubmissionSchemaRow>(new CommandDefinition(_definitions.SchemaForSubmissionById, new { key = id }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        var definition = new ActiveDefinition(row.Id, row.Version, row.Name, JsonDepth.Parse(row.Schema, MaxDepth));
+        if (row.Status != "draft")
+        {
+            _cache.AddById(definition);
+        }
+
+        return definition;
     }
 
-    private async Task<FormSubmission> SingleAsync(WriteScope write, string sql, object parameters) =>
-        (await write.Connection.QuerySingleAsync<SubmissionRow>(write.Command(sql, parameters)).ConfigureAwait(false)).ToSubmission(MaxDepth);
+    /// <summary>Validates <paramref name="data"/> against the submission's own form version (throws the application layer's errors).</summary>
+    private async Task ValidateAgainstOwnVersionAsync(Guid id, JsonElement data, CancellationToken cancellationToken)
+    {
+        var connection = await _primary.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var definitionId = await connection.QuerySingleOrDefaultAsync<Guid?>(new CommandDefinition(_table.DefinitionOf, new { id }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (definitionId is { } found)
+            {
+                var definition = await PublishedDefinitionAsync(connection, found, cancellationToken).ConfigureAwait(false);
+                _validator.Validate(definition.Id, definition.Version, definition.Schema, data);
+            }
+        }
+    }
 
     internal static string Name(SubmissionStatus status) => FormSubmissionsTable.Status(status);
 
