@@ -88,6 +88,56 @@ internal sealed class FormScenarios : IScenario
                     await insert.ExecuteNonQueryAsync(cancellationToken);
                 }, 1)));
 
+            // Status change: draft -> submitted, each call on a submission of its own (read with its row version
+            // beforehand), against a raw single-row UPDATE of the status of other drafts.
+            var changes = context.Quick ? 600 : 3000;
+            var drafts = await DraftsAsync(raw, s, busy.Id, 2 * (changes + 40), cancellationToken);
+            var pliersDrafts = drafts[..(drafts.Count / 2)];
+            var rawDrafts = drafts[(drafts.Count / 2)..];
+            var nextPliers = 0;
+            var nextRaw = 0;
+            results.AddRange(await context.MeasureInterleavedAsync(
+                "submissions.status", 6, 20, changes / 6,
+                ("pliers", async _ =>
+                {
+                    var (id, version) = pliersDrafts[nextPliers++];
+                    await submissions.ChangeStatusAsync(id, version, SubmissionStatus.Submitted, null, cancellationToken);
+                }, 1),
+                ("raw", async _ =>
+                {
+                    var (id, _) = rawDrafts[nextRaw++];
+                    await using var update = raw.CreateCommand($"update {s}.form_submissions set status = 'submitted' where id = @id");
+                    update.Parameters.Add(new NpgsqlParameter<Guid>("id", id));
+                    if (await update.ExecuteNonQueryAsync(cancellationToken) != 1)
+                    {
+                        throw new InvalidOperationException("not updated");
+                    }
+                }, 1)));
+
+            // Concurrent creates: 64 callers through a pool of 20 connections, a host's own and raw's own.
+            var pooled = new NpgsqlConnectionStringBuilder(context.ConnectionString) { MaxPoolSize = 20, Timeout = 60 }.ConnectionString;
+            await using (var host = new ServiceCollection().AddPliersData(o =>
+                {
+                    o.ConnectionString = pooled;
+                    o.Schema = schemaName;
+                }).BuildServiceProvider())
+            await using (var rawPool = NpgsqlDataSource.Create(pooled))
+            {
+                var concurrent = host.GetRequiredService<IFormSubmissionRepository>();
+                var form5 = (await forms.GetActiveAsync("form-5", cancellationToken))!;
+                results.AddRange(await context.MeasureConcurrentInterleavedAsync(
+                    "submissions.create_concurrent", 4, 64, context.Quick ? 8 : 40,
+                    ("pliers", async (_, _) => await concurrent.CreateAsync("form-5", instance, null, cancellationToken)),
+                    ("raw", async (_, _) =>
+                    {
+                        await using var insert = rawPool.CreateCommand($"insert into {s}.form_submissions (id, form_definition_id, form_version, data) values (@id, @form, 1, @data::jsonb)");
+                        insert.Parameters.Add(new NpgsqlParameter<Guid>("id", Guid.CreateVersion7()));
+                        insert.Parameters.Add(new NpgsqlParameter<Guid>("form", form5.Id));
+                        insert.Parameters.Add(new NpgsqlParameter<string>("data", benchInstance));
+                        await insert.ExecuteNonQueryAsync(cancellationToken);
+                    })));
+            }
+
             var pages = context.Quick ? 600 : 3000;
             var pageQuery = new SubmissionQuery { FormDefinitionId = busy.Id, Status = SubmissionStatus.Approved, PageSize = 50 };
             var containsQuery = new SubmissionQuery { FormDefinitionId = busy.Id, DataContains = JsonDocument.Parse("""{"category": "health"}""").RootElement, PageSize = 50 };
@@ -154,6 +204,26 @@ internal sealed class FormScenarios : IScenario
             await using var drop = raw.CreateCommand($"drop schema if exists {s} cascade");
             await drop.ExecuteNonQueryAsync(CancellationToken.None);
         }
+    }
+
+    /// <summary>Inserts <paramref name="count"/> drafts for a form and returns their ids and row versions.</summary>
+    private static async Task<List<(Guid Id, uint Version)>> DraftsAsync(NpgsqlDataSource raw, string s, Guid form, int count, CancellationToken cancellationToken)
+    {
+        await using var insert = raw.CreateCommand($$"""
+            insert into {{s}}.form_submissions (form_definition_id, form_version, data, status)
+            select @form, 1, jsonb_build_object('title', 'Draft ' || g, 'category', 'other'), 'draft' from generate_series(1, @count) g
+            returning id, xmin
+            """);
+        insert.Parameters.Add(new NpgsqlParameter<Guid>("form", form));
+        insert.Parameters.Add(new NpgsqlParameter<int>("count", count));
+        var drafts = new List<(Guid, uint)>();
+        await using var reader = await insert.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            drafts.Add((reader.GetGuid(0), reader.GetFieldValue<uint>(1)));
+        }
+
+        return drafts;
     }
 
     private static void Check(int count)

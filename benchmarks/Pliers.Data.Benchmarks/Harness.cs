@@ -128,6 +128,69 @@ internal sealed class BenchmarkContext(string connectionString, bool quick, Text
     }
 
     /// <summary>
+    /// <see cref="MeasureConcurrentAsync"/> for several implementations in alternating rounds (as
+    /// <see cref="MeasureInterleavedAsync"/> does for sequential calls): each round runs every implementation with
+    /// <paramref name="workers"/> concurrent loops of <paramref name="perWorker"/> calls; an implementation's
+    /// throughput is all its items over the sum of its rounds' wall times.
+    /// </summary>
+    public async Task<IReadOnlyList<BenchmarkResult>> MeasureConcurrentInterleavedAsync(
+        string name,
+        int rounds,
+        int workers,
+        int perWorker,
+        params (string Impl, Func<int, int, Task> Operation)[] implementations)
+    {
+        foreach (var (_, operation) in implementations)
+        {
+            await Task.WhenAll(Enumerable.Range(0, workers).Select(w => operation(w, -1)));
+        }
+
+        var latencies = implementations.Select(_ => new List<double>()).ToArray();
+        var wall = new TimeSpan[implementations.Length];
+        var counter = 0;
+        for (var round = 0; round < rounds; round++)
+        {
+            for (var k = 0; k < implementations.Length; k++)
+            {
+                var index = (k + round) % implementations.Length;
+                var operation = implementations[index].Operation;
+                var roundLatencies = new double[workers * perWorker];
+                var first = counter;
+                counter += workers * perWorker;
+                var started = Stopwatch.GetTimestamp();
+                await Task.WhenAll(Enumerable.Range(0, workers).Select(w => Task.Run(async () =>
+                {
+                    for (var i = 0; i < perWorker; i++)
+                    {
+                        var t = Stopwatch.GetTimestamp();
+                        await operation(w, first + (w * perWorker) + i);
+                        roundLatencies[(w * perWorker) + i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+                    }
+                })));
+                wall[index] += Stopwatch.GetElapsedTime(started);
+                latencies[index].AddRange(roundLatencies);
+            }
+        }
+
+        var results = new List<BenchmarkResult>();
+        for (var k = 0; k < implementations.Length; k++)
+        {
+            var sorted = latencies[k].Order().ToArray();
+            var result = new BenchmarkResult(
+                name,
+                implementations[k].Impl,
+                Math.Round(sorted.Length / wall[k].TotalSeconds, 1),
+                Math.Round(Percentile(sorted, 0.50), 4),
+                Math.Round(Percentile(sorted, 0.99), 4),
+                sorted.Length);
+            Log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-24} {result.Impl,-8} {result.OpsPerSec,12:F1} ops/s  p50 {result.P50Ms,9:F3} ms  p99 {result.P99Ms,9:F3} ms"));
+            results.Add(result);
+        }
+
+        return results;
+    }
+
+    /// <summary>
     /// Measures several implementations of one scenario in alternating rounds (pliers, raw, marten, pliers, ...),
     /// so that drift in a noisy 2-core machine (the server shares the cores) hits every implementation alike.
     /// Each implementation is warmed up first; its figures pool the latencies and time of all its rounds.

@@ -30,11 +30,11 @@ internal sealed class PoolScenario : IScenario
             })
             .BuildServiceProvider();
         var store = services.GetRequiredService<IEventStore>();
-        var perCaller = context.Quick ? 10 : 50;
+        var perCaller = context.Quick ? 5 : 15;
         var errors = 0;
         try
         {
-            var pliers = await context.MeasureConcurrentAsync(Name, "pliers", Callers, perCaller, async (caller, i) =>
+            var results = await context.MeasureConcurrentInterleavedAsync(Name, 4, Callers, perCaller, ("pliers", async (caller, i) =>
             {
                 try
                 {
@@ -49,8 +49,7 @@ internal sealed class PoolScenario : IScenario
                     Interlocked.Increment(ref errors);
                     throw;
                 }
-            });
-            var raw = await context.MeasureConcurrentAsync(Name, "raw", Callers, perCaller, async (caller, i) =>
+            }), ("raw", async (caller, i) =>
             {
                 var stream = Guid.NewGuid();
                 await using (var insert = dataSource.CreateCommand($"insert into \"{schema}\".events (id, aggregate_id, aggregate_type, event_type, event_data, event_version) values (@id, @stream, 'load', 'load.tick', @data::jsonb, 1)"))
@@ -67,14 +66,14 @@ internal sealed class PoolScenario : IScenario
                 while (await reader.ReadAsync(cancellationToken))
                 {
                 }
-            });
+            }));
             context.Log.WriteLine($"  pool.load: {Callers} callers, pool of {PoolSize}, {errors} errors");
             if (errors > 0)
             {
                 throw new InvalidOperationException($"pool.load saw {errors} errors");
             }
 
-            return [pliers, raw];
+            return results;
         }
         finally
         {

@@ -18,7 +18,7 @@ public sealed class PliersHost : IAsyncDisposable
 
     public ServiceProvider Services { get; }
 
-    public static PliersHost Create(PostgresFixture postgres, string? schema = null, string? connectionString = null)
+    public static PliersHost Create(PostgresFixture postgres, string? schema = null, string? connectionString = null, Action<PliersDataOptions>? configure = null)
     {
         schema ??= PostgresFixture.NewSchemaName();
         var services = new ServiceCollection()
@@ -26,6 +26,7 @@ public sealed class PliersHost : IAsyncDisposable
             {
                 o.ConnectionString = connectionString ?? postgres.ConnectionString;
                 o.Schema = schema;
+                configure?.Invoke(o);
             })
             .BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
         return new PliersHost(postgres, schema, services);

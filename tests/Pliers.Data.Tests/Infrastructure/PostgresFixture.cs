@@ -47,6 +47,13 @@ public sealed class PostgresFixture : IAsyncLifetime
         await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
     }
 
+    /// <summary>Runs a query and maps its rows with Dapper (value tuples map by position).</summary>
+    public async Task<List<T>> QueryAsync<T>(string sql)
+    {
+        await using var connection = await OpenAsync();
+        return (await Dapper.SqlMapper.QueryAsync<T>(connection, new Dapper.CommandDefinition(sql, cancellationToken: TestContext.Current.CancellationToken))).ToList();
+    }
+
     public async Task<T?> ScalarAsync<T>(string sql)
     {
         await using var connection = await OpenAsync();
