@@ -91,7 +91,7 @@ internal sealed class FormScenarios : IScenario
             // Status change: draft -> submitted, each call on a submission of its own (read with its row version
             // beforehand), against a raw single-row UPDATE of the status of other drafts.
             var changes = context.Quick ? 600 : 3000;
-            var drafts = await DraftsAsync(raw, s, busy.Id, 2 * (changes + 40), cancellationToken);
+            var drafts = await DraftsAsync(raw, s, busy.Id, benchInstance, 2 * (changes + 40), cancellationToken);
             var pliersDrafts = drafts[..(drafts.Count / 2)];
             var rawDrafts = drafts[(drafts.Count / 2)..];
             var nextPliers = 0;
@@ -207,15 +207,16 @@ internal sealed class FormScenarios : IScenario
     }
 
     /// <summary>Inserts <paramref name="count"/> drafts for a form and returns their ids and row versions.</summary>
-    private static async Task<List<(Guid Id, uint Version)>> DraftsAsync(NpgsqlDataSource raw, string s, Guid form, int count, CancellationToken cancellationToken)
+    private static async Task<List<(Guid Id, uint Version)>> DraftsAsync(NpgsqlDataSource raw, string s, Guid form, string data, int count, CancellationToken cancellationToken)
     {
         await using var insert = raw.CreateCommand($$"""
             insert into {{s}}.form_submissions (form_definition_id, form_version, data, status)
-            select @form, 1, jsonb_build_object('title', 'Draft ' || g, 'category', 'other'), 'draft' from generate_series(1, @count) g
+            select @form, 1, @data::jsonb, 'draft' from generate_series(1, @count) g
             returning id, xmin
             """);
         insert.Parameters.Add(new NpgsqlParameter<Guid>("form", form));
         insert.Parameters.Add(new NpgsqlParameter<int>("count", count));
+        insert.Parameters.Add(new NpgsqlParameter<string>("data", data));
         var drafts = new List<(Guid, uint)>();
         await using var reader = await insert.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

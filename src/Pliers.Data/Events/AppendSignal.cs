@@ -26,6 +26,13 @@ internal sealed class AppendSignal(NpgsqlDataSource dataSource, string schema) :
 
     public void Poke()
     {
+        // A NOTIFY is already due and the loop has not taken the request yet: it is sent after this commit. Appenders
+        // then never meet on the lock.
+        if (Volatile.Read(ref _requested) && Volatile.Read(ref _running))
+        {
+            return;
+        }
+
         lock (_gate)
         {
             _requested = true;

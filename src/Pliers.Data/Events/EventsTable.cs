@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Data;
 using Dapper;
 using Npgsql;
@@ -50,6 +51,27 @@ internal sealed class EventsTable
             order by e.ord
             returning position, transaction_id, event_version
             """;
+
+        // The same for one event, without arrays: most appends carry one event, and encoding and unnesting six
+        // one-element arrays cost measurably more, on both sides, than the insert itself (docs/performance.md).
+        const string Head = "with head as (select event_version, aggregate_type from {0} where aggregate_id = @aggregate_id order by event_version desc limit 1)";
+        const string InsertOne = """
+            insert into {0} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata)
+            select @id, @aggregate_id, @aggregate_type, @event_type, @event_data::jsonb, {1}, @correlation_id, @causation_id, @metadata::jsonb
+            """;
+        AppendOne = $"""
+            {string.Format(CultureInfo.InvariantCulture, Head, t)}
+            {string.Format(CultureInfo.InvariantCulture, InsertOne, t, "@expected + 1")}
+            where coalesce((select event_version from head), 0) = @expected
+              and coalesce((select aggregate_type from head), @aggregate_type) = @aggregate_type
+            returning position, transaction_id, event_version
+            """;
+        AppendOneAny = $"""
+            {string.Format(CultureInfo.InvariantCulture, Head, t)}
+            {string.Format(CultureInfo.InvariantCulture, InsertOne, t, "coalesce((select event_version from head), 0) + 1")}
+            where coalesce((select aggregate_type from head), @aggregate_type) = @aggregate_type
+            returning position, transaction_id, event_version
+            """;
         CopyIn = $"copy {t} ({CopyColumns}) from stdin (format binary)";
         FindByIds = $"select id as Id, aggregate_id as AggregateId, event_version as EventVersion, position as Position, transaction_id as TransactionId from {t} where id = any(@ids)";
         StreamHead = $"select event_version as Version, aggregate_type as AggregateType from {t} where aggregate_id = @aggregate_id order by event_version desc limit 1";
@@ -85,6 +107,12 @@ internal sealed class EventsTable
 
     /// <summary>Appends a batch after whatever the stream holds.</summary>
     public string AppendAny { get; }
+
+    /// <summary>Appends one event at an expected stream version.</summary>
+    public string AppendOne { get; }
+
+    /// <summary>Appends one event after whatever the stream holds.</summary>
+    public string AppendOneAny { get; }
 
     /// <summary>Binary COPY of many events (bulk import).</summary>
     public string CopyIn { get; }

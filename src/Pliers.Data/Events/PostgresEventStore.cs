@@ -99,7 +99,15 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     /// </summary>
     private async Task<(List<long> Positions, ulong Transaction, long Version)> InsertAsync(NpgsqlConnection connection, Guid aggregateId, ExpectedVersion expectedVersion, AppendBatch batch, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(expectedVersion.IsAny ? Table.AppendAny : Table.Append, connection);
+        var one = batch.Count == 1;
+        var sql = (one, expectedVersion.IsAny) switch
+        {
+            (true, true) => Table.AppendOneAny,
+            (true, false) => Table.AppendOne,
+            (false, true) => Table.AppendAny,
+            (false, false) => Table.Append,
+        };
+        await using var command = new NpgsqlCommand(sql, connection);
         var p = command.Parameters;
         p.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
         p.Add(new NpgsqlParameter<string>("aggregate_type", NpgsqlDbType.Text) { TypedValue = batch.AggregateType });
@@ -108,12 +116,25 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
             p.Add(new NpgsqlParameter<int>("expected", NpgsqlDbType.Integer) { TypedValue = (int)expectedVersion.Value });
         }
 
-        p.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Ids });
-        p.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = batch.Types });
-        p.Add(new NpgsqlParameter<string[]>("data", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = batch.Data });
-        p.Add(new NpgsqlParameter<Guid?[]>("correlations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Correlations });
-        p.Add(new NpgsqlParameter<Guid?[]>("causations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Causations });
-        p.Add(new NpgsqlParameter<string?[]>("metadata", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = batch.Metadata });
+        if (one)
+        {
+            p.Add(new NpgsqlParameter<Guid>("id", NpgsqlDbType.Uuid) { TypedValue = batch.Ids[0] });
+            p.Add(new NpgsqlParameter<string>("event_type", NpgsqlDbType.Text) { TypedValue = batch.Types[0] });
+            p.Add(new NpgsqlParameter<string>("event_data", NpgsqlDbType.Text) { TypedValue = batch.Data[0] });
+            p.Add(new NpgsqlParameter<Guid?>("correlation_id", NpgsqlDbType.Uuid) { TypedValue = batch.Correlations[0] });
+            p.Add(new NpgsqlParameter<Guid?>("causation_id", NpgsqlDbType.Uuid) { TypedValue = batch.Causations[0] });
+            p.Add(new NpgsqlParameter<string?>("metadata", NpgsqlDbType.Text) { TypedValue = batch.Metadata[0] });
+        }
+        else
+        {
+            p.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Ids });
+            p.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = batch.Types });
+            p.Add(new NpgsqlParameter<string[]>("data", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = batch.Data });
+            p.Add(new NpgsqlParameter<Guid?[]>("correlations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Correlations });
+            p.Add(new NpgsqlParameter<Guid?[]>("causations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Causations });
+            p.Add(new NpgsqlParameter<string?[]>("metadata", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = batch.Metadata });
+        }
+
         await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
 
         var positions = new List<long>(batch.Count);

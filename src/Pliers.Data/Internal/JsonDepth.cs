@@ -41,7 +41,7 @@ internal static class JsonDepth
     /// <summary>Parses JSON text read from a jsonb column with the library's depth limit (Npgsql's own reader stops at 64 levels).</summary>
     public static JsonElement Parse(string json, int limit)
     {
-        using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = Math.Max(limit, 64) });
-        return document.RootElement.Clone();
+        // One copy: the element owns its (unpooled) document, where Parse + Clone would build it twice.
+        return JsonElement.Parse(json, new JsonDocumentOptions { MaxDepth = Math.Max(limit, 64) });
     }
 }

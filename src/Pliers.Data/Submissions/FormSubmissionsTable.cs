@@ -46,33 +46,31 @@ internal sealed class FormSubmissionsTable
             select * from changed
             """;
 
-        // "current" locks the latest committed row (waiting for a concurrent writer if needed); the change applies only
-        // when the caller's row version is that row's and, for a status change, the move is allowed from its status.
-        // The final select always returns the current row's status and version, so a refusal names its reason.
-        const string Current = "select id, form_definition_id, form_version, status, xmin as row_version from {0} where id = @id for update";
-        const string Result = "select c.status as CurrentStatus, c.row_version as CurrentRowVersion, ch.* from current c left join changed ch on true";
+        // A change applies only when the caller's row version is the row's (and, for a status change, the move is
+        // allowed from its status); the update itself is the lock. A row changed concurrently fails the row-version
+        // check when the update re-reads it, so nothing is written. No row back means refused: State then tells why.
+        // The sub-select for the event's "from" sees the statement's snapshot, i.e. the row as it was before the update.
         ChangeStatus = $"""
-            with current as ({string.Format(CultureInfo.InvariantCulture, Current, t)}
-            ), changed as (
-                update {t} s set status = @status from current c
-                where s.id = c.id and c.row_version = @row_version::text::xid and c.status = any(@from)
+            with changed as (
+                update {t} s set status = @status
+                where s.id = @id and s.xmin = @row_version::text::xid and s.status = any(@from)
                 returning {Columns("s.")}
             ), event as (
-                {events.InsertOneFrom("changed", "jsonb_build_object('from', (select status from current), 'to', @status::text)", events.NextVersionOfId)}
+                {events.InsertOneFrom("changed", $"jsonb_build_object('from', (select status from {t} where id = @id), 'to', @status::text)", events.NextVersionOfId)}
             )
-            {Result}
+            select * from changed
             """;
         UpdateData = $"""
-            with current as ({string.Format(CultureInfo.InvariantCulture, Current, t)}
-            ), changed as (
-                update {t} s set data = @data::jsonb from current c
-                where s.id = c.id and c.row_version = @row_version::text::xid
+            with changed as (
+                update {t} s set data = @data::jsonb
+                where s.id = @id and s.xmin = @row_version::text::xid
                 returning {Columns("s.")}
             ), event as (
                 {events.InsertOneFrom("changed", "jsonb_build_object('formDefinitionId', changed.formdefinitionid, 'formVersion', changed.formversion)", events.NextVersionOfId)}
             )
-            {Result}
+            select * from changed
             """;
+        State = $"select status as Status, xmin as RowVersion from {t} where id = @id";
         ById = $"select {Select} from {t} where id = @id";
         DefinitionOf = $"select form_definition_id from {t} where id = @id";
         CopyIn = $"copy {t} ({CopyColumns}) from stdin (format binary)";
@@ -84,11 +82,14 @@ internal sealed class FormSubmissionsTable
     /// <summary>Checks that the named version is active, inserts the submission and its created event.</summary>
     public string Create { get; }
 
-    /// <summary>Checks the row version and the move, changes the status and appends the event (<see cref="WriteRow"/>).</summary>
+    /// <summary>Checks the row version and the move, changes the status and appends the event; the changed row or nothing.</summary>
     public string ChangeStatus { get; }
 
-    /// <summary>Checks the row version, replaces the data and appends the event (<see cref="WriteRow"/>).</summary>
+    /// <summary>Checks the row version, replaces the data and appends the event; the changed row or nothing.</summary>
     public string UpdateData { get; }
+
+    /// <summary>A submission's status and row version (<see cref="SubmissionState"/>): why a change was refused.</summary>
+    public string State { get; }
 
     public string ById { get; }
 
@@ -232,26 +233,5 @@ internal record SubmissionRow(Guid Id, Guid FormDefinitionId, int FormVersion, s
         RowVersion);
 }
 
-/// <summary>
-/// What a change statement returns: the current status and row version of the submission (no row when it does not
-/// exist) and, when the change was made, the changed row.
-/// </summary>
-internal sealed record WriteRow(
-    string CurrentStatus,
-    uint CurrentRowVersion,
-    Guid? Id,
-    Guid? FormDefinitionId,
-    int? FormVersion,
-    string? Status,
-    string? Data,
-    string? Title,
-    int? Priority,
-    DateTime? CreatedAt,
-    DateTime? UpdatedAt,
-    uint? RowVersion)
-{
-    /// <summary>Gets the changed row, or null when the change was refused.</summary>
-    public SubmissionRow? Changed => Id is { } id
-        ? new SubmissionRow(id, FormDefinitionId!.Value, FormVersion!.Value, Status!, Data!, Title, Priority, CreatedAt!.Value, UpdatedAt!.Value, RowVersion!.Value)
-        : null;
-}
+/// <summary>The status and row version of a submission, read after a change statement wrote nothing.</summary>
+internal sealed record SubmissionState(string Status, uint RowVersion);

@@ -93,8 +93,8 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                 return await _writer.WriteAsync(
                     async write =>
                     {
-                        var result = await write.Connection.QuerySingleOrDefaultAsync<WriteRow>(write.Command(_table.UpdateData, parameters)).ConfigureAwait(false);
-                        var row = Changed(result, id, rowVersion, null);
+                        var row = await write.Connection.QuerySingleOrDefaultAsync<SubmissionRow>(write.Command(_table.UpdateData, parameters)).ConfigureAwait(false)
+                                  ?? throw Refusal(await write.Connection.QuerySingleOrDefaultAsync<SubmissionState>(write.Command(_table.State, new { id })).ConfigureAwait(false), id, rowVersion, null);
                         var definition = await PublishedDefinitionAsync(write.Connection, row.FormDefinitionId, cancellationToken).ConfigureAwait(false);
                         _validator.Validate(definition.Id, definition.Version, definition.Schema, data);
                         write.Wrote(1);
@@ -116,24 +116,35 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
             var parameters = ChangeParameters(id, rowVersion, "form.submission." + Name(status), context);
             parameters.Add("status", Name(status));
             parameters.Add("from", Enum.GetValues<SubmissionStatus>().Where(from => Allowed(from, status)).Select(Name).ToArray());
-            var result = await ChangeAsync(_table.ChangeStatus, parameters, cancellationToken).ConfigureAwait(false);
-            var row = Changed(result, id, rowVersion, status);
+            var row = await ChangeAsync(_table.ChangeStatus, parameters, id, rowVersion, status, cancellationToken).ConfigureAwait(false);
             _writer.Announce(1);
             return row.ToSubmission(MaxDepth);
         });
 
     /// <summary>
-    /// Runs a change statement. A writer that held the row while this statement waited for it may have appended to
-    /// the stream after this statement's snapshot: the unique stream version refuses the event, and the retry sees
-    /// the new row version (and refuses the change by it).
+    /// Runs a change statement; when it wrote nothing, reads the row to say why. A writer that held the row while this
+    /// statement waited for it may have appended to the stream after this statement's snapshot: the unique stream
+    /// version refuses the event, and the retry sees the new row version (and refuses the change by it).
     /// </summary>
-    private async Task<WriteRow?> ChangeAsync(string sql, DynamicParameters parameters, CancellationToken cancellationToken)
+    private async Task<SubmissionRow> ChangeAsync(string sql, DynamicParameters parameters, Guid id, uint rowVersion, SubmissionStatus? to, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await _writer.StatementAsync<WriteRow>(sql, parameters, cancellationToken).ConfigureAwait(false);
+                if (await _writer.StatementAsync<SubmissionRow>(sql, parameters, cancellationToken).ConfigureAwait(false) is { } row)
+                {
+                    return row;
+                }
+
+                var state = await _writer.StatementAsync<SubmissionState>(_table.State, new { id }, cancellationToken).ConfigureAwait(false);
+                if (attempt < 3 && state is not null && state.RowVersion == rowVersion && to is { } move && Allowed(FormSubmissionsTable.ParseStatus(state.Status), move))
+                {
+                    // Refused, yet the row now allows the change: it changed back meanwhile (a rolled-back writer); again.
+                    continue;
+                }
+
+                throw Refusal(state, id, rowVersion, to);
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "events_stream_version_key" && attempt < 3)
             {
@@ -145,26 +156,21 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     private static DynamicParameters ChangeParameters(Guid id, uint rowVersion, string eventType, EventContext? context) =>
         EventsTable.AddEventParameters(new DynamicParameters(new { id, row_version = rowVersion.ToString(CultureInfo.InvariantCulture) }), AggregateType, eventType, context);
 
-    /// <summary>The changed row, or the typed refusal: not found, stale row version, or a move the workflow does not allow.</summary>
-    private static SubmissionRow Changed(WriteRow? result, Guid id, uint rowVersion, SubmissionStatus? to)
+    /// <summary>The typed refusal of a change that wrote nothing: not found, stale row version, or a move the workflow does not allow.</summary>
+    private static PliersDataException Refusal(SubmissionState? state, Guid id, uint rowVersion, SubmissionStatus? to)
     {
-        if (result is null)
+        if (state is null)
         {
-            throw new PliersNotFoundException($"Submission {id} does not exist.");
+            return new PliersNotFoundException($"Submission {id} does not exist.");
         }
 
-        if (result.Changed is { } row)
+        if (state.RowVersion != rowVersion)
         {
-            return row;
+            return new PliersConcurrencyException($"Submission {id} was changed by someone else; read it again.", id, rowVersion, state.RowVersion);
         }
 
-        if (result.CurrentRowVersion != rowVersion)
-        {
-            throw new PliersConcurrencyException($"Submission {id} was changed by someone else; read it again.", id, rowVersion, result.CurrentRowVersion);
-        }
-
-        var from = FormSubmissionsTable.ParseStatus(result.CurrentStatus);
-        throw new PliersConflictException($"Submission {id} cannot move from {Name(from)} to {Name(to ?? from)}.", "form_submissions_status_transition");
+        var from = FormSubmissionsTable.ParseStatus(state.Status);
+        return new PliersConflictException($"Submission {id} cannot move from {Name(from)} to {Name(to ?? from)}.", "form_submissions_status_transition");
     }
 
     internal static bool Allowed(SubmissionStatus from, SubmissionStatus to) => (from, to) switch
