@@ -1,4 +1,3 @@
-using System.Reflection;
 using FluentMigrator;
 
 namespace Pliers.Data.Migrations;
@@ -7,17 +6,14 @@ namespace Pliers.Data.Migrations;
 [Migration(202611251000, "validation: jsonb_matches_schema, jsonb_schema_errors (JSON Schema 2020-12), compiled definition schemas, submission trigger")]
 internal sealed class M202611251000Validation(string schema) : PliersMigration(schema)
 {
-    private static readonly Lazy<string[]> Script = new(() =>
-    {
-        using var stream = typeof(M202611251000Validation).Assembly.GetManifestResourceStream("Pliers.Data.Validation.jsonschema.sql")
-            ?? throw new InvalidOperationException("The embedded validation script is missing.");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd()
-            .Split("\n---\n", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(statement => string.Join('\n', statement.Split('\n').Where(line => !line.StartsWith("--", StringComparison.Ordinal))).Trim())
-            .Where(statement => statement.Length > 0)
-            .ToArray();
-    });
+    private static readonly Lazy<string[]> Script = new(() => SqlScript.Load("Pliers.Data.Validation.jsonschema.sql"));
+
+    /// <summary>The statement of this script that creates function <paramref name="name"/> (later migrations replace some).</summary>
+    internal static string CreateFunction(string name) =>
+        Script.Value.Single(statement => statement.StartsWith($"create function @s@.{name}(", StringComparison.Ordinal));
+
+    /// <summary>The statement that adds the compiled-schema columns to form_definitions.</summary>
+    internal static string AddCompiledColumns => Script.Value.Single(statement => statement.Contains("add column schema_path", StringComparison.Ordinal));
 
     /// <summary>Gets the names and argument lists of the functions the script creates, for <see cref="DownStatements"/>.</summary>
     internal static IEnumerable<string> Functions(string s) => Script.Value

@@ -79,7 +79,7 @@ internal sealed class SchemaValidator
     }
 
     private static JsonSchema Build(JsonElement schema) =>
-        JsonSchema.Build(schema, new BuildOptions { SchemaRegistry = new SchemaRegistry() });
+        JsonSchema.Build(schema, new BuildOptions { SchemaRegistry = new SchemaRegistry(), Dialect = PliersKeywords.Dialect, DialectRegistry = PliersKeywords.Dialects });
 
     private static List<PliersValidationError> Errors(EvaluationResults result, string prefix)
     {
@@ -168,6 +168,9 @@ internal sealed class SchemaValidator
                 case "items" or "contains" or "not" or "if" or "then" or "else" or "additionalProperties" or "propertyNames"
                     or "unevaluatedItems" or "unevaluatedProperties" or "contentSchema":
                     Walk(p.Value, here, problems, localIds);
+                    break;
+                case "$schema" when p.Value.ValueKind == JsonValueKind.String && p.Value.GetString()!.TrimEnd('#') != PliersKeywords.Draft202012:
+                    problems.Add(new PliersValidationError(here, p.Name, $"only draft 2020-12 (\"{PliersKeywords.Draft202012}\") is supported, not \"{p.Value.GetString()}\""));
                     break;
                 case "$ref" or "$dynamicRef" when p.Value.ValueKind == JsonValueKind.String:
                     var reference = p.Value.GetString()!;

@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Json.Schema;
+using Json.Schema.Keywords;
+
+namespace Pliers.Data.Validation;
+
+/// <summary>
+/// The keywords where JsonSchema.Net 8 departs from the specification, replaced in the dialect the library builds
+/// schemas with (never globally): <c>pattern</c> and <c>patternProperties</c> follow ECMA-262 with the <c>u</c> flag
+/// (<see cref="EcmaPattern"/>), <c>minLength</c>/<c>maxLength</c> count code points (JsonSchema.Net counts grapheme
+/// clusters). The database layer follows the same rules.
+/// </summary>
+internal static class PliersKeywords
+{
+    /// <summary>The meta-schema URI of draft 2020-12, the only dialect form schemas may declare.</summary>
+    public const string Draft202012 = "https://json-schema.org/draft/2020-12/schema";
+
+    /// <summary>Draft 2020-12 with the keywords above replaced.</summary>
+    public static readonly Dialect Dialect = Dialect.Draft202012.With(
+        [new EcmaPatternKeyword(), new EcmaPatternPropertiesKeyword(), new CodePointMinLengthKeyword(), new CodePointMaxLengthKeyword()],
+        new Uri(Draft202012));
+
+    /// <summary>Resolves a schema's <c>$schema: draft 2020-12</c> to <see cref="Dialect"/> rather than JsonSchema.Net's own.</summary>
+    public static readonly DialectRegistry Dialects = CreateRegistry();
+
+    private static DialectRegistry CreateRegistry()
+    {
+        var registry = new DialectRegistry();
+        registry.Register(Dialect);
+        return registry;
+    }
+
+    /// <summary>The .NET regex for an ECMA-262 pattern (cached: schemas share patterns).</summary>
+    public static Regex Regex(string pattern)
+    {
+        if (Cache.Count > 10_000)
+        {
+            Cache.Clear();
+        }
+
+        return Cache.GetOrAdd(pattern, static p => Build(p));
+    }
+
+    private static Regex Build(string p)
+    {
+        try
+        {
+            return new Regex(EcmaPattern.Translate(p, EcmaPattern.Target.DotNet), RegexOptions.CultureInvariant);
+        }
+        catch (ArgumentException e)
+        {
+            throw new JsonSchemaException($"\"{p}\" is not a valid ECMA-262 regular expression: {e.Message}");
+        }
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Regex> Cache = new(StringComparer.Ordinal);
+
+    /// <summary>The number of Unicode code points in <paramref name="text"/> (JSON Schema's string length).</summary>
+    public static long CodePoints(string text)
+    {
+        long count = text.Length;
+        for (var i = 0; i + 1 < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && char.IsLowSurrogate(text[i + 1]))
+            {
+                count--;
+                i++;
+            }
+        }
+
+        return count;
+    }
+
+    private sealed class EcmaPatternKeyword : PatternKeyword
+    {
+        public override object? ValidateKeywordValue(JsonElement value) =>
+            value.ValueKind == JsonValueKind.String
+                ? Regex(value.GetString()!)
+                : throw new JsonSchemaException($"\"pattern\" must be a string, not {value.ValueKind}.");
+    }
+
+    private sealed class EcmaPatternPropertiesKeyword : PatternPropertiesKeyword
+    {
+        public override object? ValidateKeywordValue(JsonElement value)
+        {
+            if (value.ValueKind != JsonValueKind.Object)
+            {
+                throw new JsonSchemaException($"\"patternProperties\" must be an object, not {value.ValueKind}.");
+            }
+
+            return value.EnumerateObject().ToDictionary(p => p.Name, p => Regex(p.Name), StringComparer.Ordinal);
+        }
+    }
+
+    private sealed class CodePointMinLengthKeyword : MinLengthKeyword
+    {
+        public override KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context) =>
+            Length(keyword, context, Name, (length, limit) => length >= limit, "at least");
+    }
+
+    private sealed class CodePointMaxLengthKeyword : MaxLengthKeyword
+    {
+        public override KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context) =>
+            Length(keyword, context, Name, (length, limit) => length <= limit, "at most");
+    }
+
+    private static KeywordEvaluation Length(KeywordData keyword, EvaluationContext context, string name, Func<long, long, bool> ok, string bound)
+    {
+        if (context.Instance.ValueKind != JsonValueKind.String)
+        {
+            return new KeywordEvaluation { Keyword = name, IsValid = true };
+        }
+
+        var limit = Convert.ToInt64(keyword.Value, CultureInfo.InvariantCulture);
+        var length = CodePoints(context.Instance.GetString()!);
+        var valid = ok(length, limit);
+        return new KeywordEvaluation
+        {
+            Keyword = name,
+            IsValid = valid,
+            Error = valid ? null : string.Create(CultureInfo.InvariantCulture, $"must be {bound} {limit} characters long (is {length})"),
+        };
+    }
+}
