@@ -35,7 +35,7 @@ internal sealed class M202612041000PatternDialect(string schema) : PliersMigrati
         Replace(M202611251000Validation.CreateFunction("_jsv_pc"), s),
         Replace(M202611251000Validation.CreateFunction("_jsv_regex"), s),
         .. Recompile(s),
-        .. Created(Dialect.Value).Concat(Created(Unicode.Value)).Where(f => f != "_jsv_regex").Reverse().Select(f => $"drop function {s}.{f}"),
+        .. Created(Dialect.Value).Concat(Created(Unicode.Value)).Where(f => !f.StartsWith("_jsv_regex(", StringComparison.Ordinal)).Reverse().Select(f => $"drop function {s}.{f}"),
     ];
 
     /// <summary><c>_jsv_pc</c> with flag <c>s</c> on compiled patterns.</summary>

@@ -19,7 +19,7 @@ internal static class PliersKeywords
 
     /// <summary>Draft 2020-12 with the keywords above replaced.</summary>
     public static readonly Dialect Dialect = Dialect.Draft202012.With(
-        [new EcmaPatternKeyword(), new EcmaPatternPropertiesKeyword(), new CodePointMinLengthKeyword(), new CodePointMaxLengthKeyword()],
+        [new EcmaPatternKeyword(), new EcmaPatternPropertiesKeyword(), new EcmaAdditionalPropertiesKeyword(), new CodePointMinLengthKeyword(), new CodePointMaxLengthKeyword()],
         new Uri(Draft202012));
 
     /// <summary>Resolves a schema's <c>$schema: draft 2020-12</c> to <see cref="Dialect"/> rather than JsonSchema.Net's own.</summary>
@@ -91,6 +91,76 @@ internal static class PliersKeywords
             }
 
             return value.EnumerateObject().ToDictionary(p => p.Name, p => Regex(p.Name), StringComparer.Ordinal);
+        }
+    }
+
+    /// <summary>
+    /// JsonSchema.Net's own builds a .NET regex (ECMAScript option) of every patternProperties key, only to refuse the
+    /// ones .NET cannot parse (<c>\p{Letter}</c>); which members the patterns cover comes from patternProperties'
+    /// annotation either way. This one keeps that evaluation and leaves the patterns to patternProperties.
+    /// </summary>
+    private sealed class EcmaAdditionalPropertiesKeyword : AdditionalPropertiesKeyword
+    {
+        public override void BuildSubschemas(KeywordData keyword, BuildContext context)
+        {
+            keyword.Subschemas = [JsonSchema.BuildNode(context with { LocalSchema = keyword.RawValue })];
+            keyword.Value = context.LocalSchema.TryGetProperty("properties", out var properties) && properties.ValueKind == JsonValueKind.Object
+                ? properties.EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal)
+                : new HashSet<string>(StringComparer.Ordinal);
+        }
+
+        public override KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
+        {
+            if (context.Instance.ValueKind != JsonValueKind.Object)
+            {
+                return KeywordEvaluation.Ignore;
+            }
+
+            var declared = (HashSet<string>)keyword.Value!;
+            var byPatterns = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var evaluated in context.EvaluatedKeywords ?? [])
+            {
+                if (evaluated.Keyword == "patternProperties" && evaluated.Annotation is { ValueKind: JsonValueKind.Array } names)
+                {
+                    byPatterns.UnionWith(names.EnumerateArray().Select(n => n.GetString()!));
+                }
+            }
+
+            var results = new List<EvaluationResults>();
+            var failed = new List<string>();
+            var path = context.EvaluationPath.Combine(Name);
+            foreach (var member in context.Instance.EnumerateObject())
+            {
+                if (declared.Contains(member.Name) || byPatterns.Contains(member.Name))
+                {
+                    continue;
+                }
+
+                var result = keyword.Subschemas[0].Evaluate(context with
+                {
+                    InstanceLocation = context.InstanceLocation.Combine(member.Name),
+                    Instance = member.Value,
+                    EvaluationPath = path,
+                });
+                results.Add(result);
+                if (!result.IsValid)
+                {
+                    failed.Add(member.Name);
+                    if (context.CanOptimize)
+                    {
+                        return new KeywordEvaluation { Keyword = Name, IsValid = false };
+                    }
+                }
+            }
+
+            return new KeywordEvaluation
+            {
+                Keyword = Name,
+                IsValid = failed.Count == 0,
+                Details = [.. results],
+                Annotation = JsonSerializer.SerializeToElement(true),
+                Error = failed.Count == 0 ? null : $"members not allowed here: {string.Join(", ", failed)}",
+            };
         }
     }
 

@@ -78,7 +78,7 @@ internal sealed class SchemaValidator
         }
     }
 
-    private static JsonSchema Build(JsonElement schema) =>
+    internal static JsonSchema Build(JsonElement schema) =>
         JsonSchema.Build(schema, new BuildOptions { SchemaRegistry = new SchemaRegistry(), Dialect = PliersKeywords.Dialect, DialectRegistry = PliersKeywords.Dialects });
 
     private static List<PliersValidationError> Errors(EvaluationResults result, string prefix)
