@@ -50,7 +50,7 @@ internal static class FormSchemas
             {"type": "object", "required": ["fullName", "email", "position", "coverLetter"], "additionalProperties": false,
              "properties": {
                "fullName": {"type": "string", "minLength": 2, "maxLength": 80, "pattern": "^[\\p{L} '-]+$"},
-               "email": {"type": "string", "maxLength": 254, "pattern": "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"},
+               "email": {"type": "string", "maxLength": 254, "format": "email", "pattern": "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"},
                "phone": {"type": "string", "pattern": "^\\+?[0-9 ()-]{7,20}$"},
                "position": {"enum": ["engineer", "designer", "nurse", "driver"]},
                "coverLetter": {"type": "string", "minLength": 20, "maxLength": 2000, "pattern": "^[^<>]*$"},
