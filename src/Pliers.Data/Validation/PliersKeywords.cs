@@ -10,7 +10,9 @@ namespace Pliers.Data.Validation;
 /// The keywords where JsonSchema.Net 8 departs from the specification, replaced in the dialect the library builds
 /// schemas with (never globally): <c>pattern</c> and <c>patternProperties</c> follow ECMA-262 with the <c>u</c> flag
 /// (<see cref="EcmaPattern"/>), <c>minLength</c>/<c>maxLength</c> count code points (JsonSchema.Net counts grapheme
-/// clusters). The database layer follows the same rules.
+/// clusters), and <c>type</c> (integer), <c>enum</c>, <c>const</c> and <c>uniqueItems</c> compare numbers exactly
+/// (<see cref="JsonValues"/>; JsonSchema.Net goes through <see cref="decimal"/>, which rounds long fractions and throws
+/// beyond its range). The database layer follows the same rules.
 /// </summary>
 internal static class PliersKeywords
 {
@@ -19,7 +21,10 @@ internal static class PliersKeywords
 
     /// <summary>Draft 2020-12 with the keywords above replaced.</summary>
     public static readonly Dialect Dialect = Dialect.Draft202012.With(
-        [new EcmaPatternKeyword(), new EcmaPatternPropertiesKeyword(), new EcmaAdditionalPropertiesKeyword(), new CodePointMinLengthKeyword(), new CodePointMaxLengthKeyword()],
+        [
+            new EcmaPatternKeyword(), new EcmaPatternPropertiesKeyword(), new EcmaAdditionalPropertiesKeyword(), new CodePointMinLengthKeyword(), new CodePointMaxLengthKeyword(),
+            new ExactTypeKeyword(), new ExactEnumKeyword(), new ExactConstKeyword(), new ExactUniqueItemsKeyword(),
+        ],
         new Uri(Draft202012));
 
     /// <summary>Resolves a schema's <c>$schema: draft 2020-12</c> to <see cref="Dialect"/> rather than JsonSchema.Net's own.</summary>
@@ -161,6 +166,124 @@ internal static class PliersKeywords
                 Annotation = JsonSerializer.SerializeToElement(true),
                 Error = failed.Count == 0 ? null : $"members not allowed here: {string.Join(", ", failed)}",
             };
+        }
+    }
+
+    private sealed class ExactTypeKeyword : IKeywordHandler
+    {
+        public string Name => "type";
+
+        public void BuildSubschemas(KeywordData keyword, BuildContext context)
+        {
+        }
+
+        private static readonly string[] Names = ["null", "boolean", "object", "array", "number", "string", "integer"];
+
+        public object? ValidateKeywordValue(JsonElement value)
+        {
+            var types = value.ValueKind == JsonValueKind.Array ? value.EnumerateArray().ToArray() : [value];
+            if (types.Length == 0 || types.Any(t => t.ValueKind != JsonValueKind.String || !Names.Contains(t.GetString())))
+            {
+                throw new JsonSchemaException("\"type\" must be one of the type names or a non-empty array of them.");
+            }
+
+            return types.Select(t => t.GetString()!).ToArray();
+        }
+
+        public KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
+        {
+            var allowed = (string[])keyword.Value!;
+            var instance = context.Instance;
+            var actual = instance.ValueKind switch
+            {
+                JsonValueKind.Null => "null",
+                JsonValueKind.True or JsonValueKind.False => "boolean",
+                JsonValueKind.Object => "object",
+                JsonValueKind.Array => "array",
+                JsonValueKind.String => "string",
+                _ => JsonValues.IsInteger(instance) ? "integer" : "number",
+            };
+            var valid = allowed.Contains(actual) || (actual == "integer" && allowed.Contains("number"));
+            return new KeywordEvaluation
+            {
+                Keyword = Name,
+                IsValid = valid,
+                Error = valid ? null : $"Value is \"{actual}\" but should be {string.Join(" or ", allowed.Select(a => $"\"{a}\""))}",
+            };
+        }
+    }
+
+    private sealed class ExactEnumKeyword : IKeywordHandler
+    {
+        public string Name => "enum";
+
+        public void BuildSubschemas(KeywordData keyword, BuildContext context)
+        {
+        }
+
+        public object? ValidateKeywordValue(JsonElement value) =>
+            value.ValueKind == JsonValueKind.Array ? null : throw new JsonSchemaException("\"enum\" must be an array.");
+
+        public KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
+        {
+            var instance = context.Instance;
+            var valid = keyword.RawValue.EnumerateArray().Any(option => JsonValues.Equal(option, instance));
+            return new KeywordEvaluation
+            {
+                Keyword = Name,
+                IsValid = valid,
+                Error = valid ? null : $"Value should match one of the values specified by the enum: {keyword.RawValue.GetRawText()}",
+            };
+        }
+    }
+
+    private sealed class ExactConstKeyword : IKeywordHandler
+    {
+        public string Name => "const";
+
+        public void BuildSubschemas(KeywordData keyword, BuildContext context)
+        {
+        }
+
+        public object? ValidateKeywordValue(JsonElement value) => null;
+
+        public KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
+        {
+            var valid = JsonValues.Equal(keyword.RawValue, context.Instance);
+            return new KeywordEvaluation
+            {
+                Keyword = Name,
+                IsValid = valid,
+                Error = valid ? null : $"Expected {keyword.RawValue.GetRawText()}",
+            };
+        }
+    }
+
+    private sealed class ExactUniqueItemsKeyword : UniqueItemsKeyword
+    {
+        public override object? ValidateKeywordValue(JsonElement value) =>
+            value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.ValueKind == JsonValueKind.True : throw new JsonSchemaException("\"uniqueItems\" must be a boolean.");
+
+        public override KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
+        {
+            if (keyword.Value is not true || context.Instance.ValueKind != JsonValueKind.Array)
+            {
+                return new KeywordEvaluation { Keyword = Name, IsValid = true };
+            }
+
+            var items = context.Instance.EnumerateArray().ToArray();
+            for (var i = 0; i < items.Length; i++)
+            {
+                for (var j = i + 1; j < items.Length; j++)
+                {
+                    if (JsonValues.Equal(items[i], items[j]))
+                    {
+                        return new KeywordEvaluation { Keyword = Name, IsValid = false, Error = $"Found duplicates at indices {i} and {j}" };
+                    }
+                }
+            }
+
+            return new KeywordEvaluation { Keyword = Name, IsValid = true };
         }
     }
 

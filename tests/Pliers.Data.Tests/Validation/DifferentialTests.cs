@@ -29,6 +29,11 @@ public sealed class DifferentialTests(PostgresFixture postgres) : IAsyncLifetime
         JsonValue.Create("x\u2028y"), JsonValue.Create("\u3000"), JsonValue.Create("١٢٣"), JsonValue.Create("hello_1"),
         JsonValue.Create("héllo"), JsonValue.Create("<b>bold</b>"), JsonValue.Create(" leading space"), JsonValue.Create("BK2026"),
         JsonValue.Create("Ørjan"), JsonValue.Create("TN"), JsonValue.Create("Đặng Văn Lâm"), JsonValue.Create("trailing\n"),
+
+        // Numbers where binary and decimal floating point round or overflow: compared exactly in both layers.
+        JsonNode.Parse("99999999999999999999999999999999.5"), JsonNode.Parse("4.000000000000000000000001"), JsonNode.Parse("1e400"),
+        JsonNode.Parse("-1e400"), JsonNode.Parse("1e-400"), JsonNode.Parse("-0.0"), JsonNode.Parse("1.0"), JsonNode.Parse("5.00"),
+        JsonNode.Parse("123456789012345678901234567890"), JsonNode.Parse("0.1"), JsonNode.Parse("1E2"), JsonNode.Parse("149.99999999999999999999"),
     ];
 
     private PliersHost _host = null!;
