@@ -79,13 +79,91 @@ internal sealed class ValidationDbScenario : IScenario
             }, opsPerCall: Documents);
 
             // Per document: the query time divided by the documents.
-            return [PerDocument(pliers), PerDocument(raw)];
+            var results = new List<BenchmarkResult> { PerDocument(pliers), PerDocument(raw) };
+            results.AddRange(await ShapesAsync(context, dataSource, schemaName, schema, runs, cancellationToken));
+            return results;
         }
         finally
         {
             await using var drop = dataSource.CreateCommand($"drop schema if exists {schemaName} cascade");
             await drop.ExecuteNonQueryAsync(cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// The same check in the shapes callers write (issue 12): the schema as a parameter of a prepared statement
+    /// (<c>validation.db.param</c>), the schema from a table per row and the definition-based function that uses the
+    /// stored compiled columns (<c>validation.db.rowschema</c>), and the submission trigger's cost per inserted row
+    /// (<c>validation.trigger</c>: the same insert with the trigger and, as <c>raw</c>, without it).
+    /// </summary>
+    private static async Task<IReadOnlyList<BenchmarkResult>> ShapesAsync(BenchmarkContext context, NpgsqlDataSource dataSource, string s, string schema, int runs, CancellationToken cancellationToken)
+    {
+        var results = new List<BenchmarkResult>();
+        Guid definition;
+        await using (var define = dataSource.CreateCommand($$"""
+            insert into {{s}}.form_definitions (name, version, definition, status) values ('bench', 1, jsonb_build_object('schema', @schema::jsonb), 'active') returning id
+            """))
+        {
+            define.Parameters.Add(new NpgsqlParameter("schema", NpgsqlDbType.Text) { Value = schema });
+            definition = (Guid)(await define.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        async Task CountAsync(NpgsqlCommand command)
+        {
+            var valid = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+            if (valid != Documents)
+            {
+                throw new InvalidOperationException($"{valid} of {Documents} benchmark documents were valid; expected all.");
+            }
+        }
+
+        // A prepared statement: after five executions PostgreSQL may switch to a generic plan, where the schema is
+        // a parameter rather than a constant.
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+        await using (var prepared = new NpgsqlCommand($"select count(*) filter (where {s}.jsonb_matches_schema(@schema::jsonb, doc)) from {s}.bench_docs", connection))
+        {
+            prepared.Parameters.Add(new NpgsqlParameter("schema", NpgsqlDbType.Text) { Value = schema });
+            await prepared.PrepareAsync(cancellationToken);
+            results.Add(PerDocument(await context.MeasureAsync("validation.db.param", "pliers", 8, runs, _ => CountAsync(prepared), opsPerCall: Documents)));
+        }
+
+        results.Add(PerDocument(await context.MeasureAsync("validation.db.rowschema", "pliers.schema", 1, Math.Max(3, runs / 4), async _ =>
+        {
+            await using var command = dataSource.CreateCommand($"select count(*) filter (where {s}.jsonb_matches_schema(f.definition -> 'schema', d.doc)) from {s}.bench_docs d join {s}.form_definitions f on f.name = 'bench'");
+            await CountAsync(command);
+        }, opsPerCall: Documents)));
+        results.Add(PerDocument(await context.MeasureAsync("validation.db.rowschema", "pliers.definition", 1, runs, async _ =>
+        {
+            await using var command = dataSource.CreateCommand($"select count(*) filter (where {s}.jsonb_matches_definition(f, d.doc)) from {s}.bench_docs d join {s}.form_definitions f on f.name = 'bench'");
+            await CountAsync(command);
+        }, opsPerCall: Documents)));
+
+        // The trigger: the same insert of every document, with and without it (truncated between runs).
+        async Task InsertAsync(bool withTrigger)
+        {
+            await using var batch = dataSource.CreateBatch();
+            batch.BatchCommands.Add(new NpgsqlBatchCommand($"truncate {s}.form_submissions"));
+            foreach (var trigger in new[] { "form_submissions_validate", "form_submissions_validate_insert" })
+            {
+                batch.BatchCommands.Add(new NpgsqlBatchCommand($"alter table {s}.form_submissions {(withTrigger ? "enable" : "disable")} trigger {trigger}"));
+            }
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        foreach (var withTrigger in new[] { true, false })
+        {
+            {
+                results.Add(PerDocument(await context.MeasureAsync("validation.trigger", withTrigger ? "pliers" : "raw", 1, Math.Max(3, runs / 4), async _ =>
+                {
+                    await using var insert = dataSource.CreateCommand($"insert into {s}.form_submissions (form_definition_id, form_version, data) select @definition, 1, doc from {s}.bench_docs");
+                    insert.Parameters.Add(new NpgsqlParameter<Guid>("definition", definition));
+                    await insert.ExecuteNonQueryAsync(cancellationToken);
+                }, setup: _ => InsertAsync(withTrigger), opsPerCall: Documents)));
+            }
+        }
+
+        await InsertAsync(true);
+        return results;
     }
 
     private static BenchmarkResult PerDocument(BenchmarkResult perQuery) => perQuery with

@@ -12,17 +12,18 @@ internal static class SchemaSnapshot
     private const string Placeholder = "<schema>";
 
     // Every definition is read with search_path = pg_catalog so that names are always schema-qualified,
-    // then the schema name is replaced by a placeholder.
+    // then the schema name is replaced by a placeholder. Names are text (a `name` column would cut them at 63
+    // bytes, and a function name carries its argument types, schema-qualified).
     private const string CatalogSql = """
         with ns as (select oid from pg_namespace where nspname = @schema),
         rel as (
             select c.oid, c.relname, c.relkind from pg_class c, ns
             where c.relnamespace = ns.oid and c.relname <> @versionTable
         )
-        select 'table' as kind, r.relname as name, r.relkind::text as definition
+        select 'table' as kind, r.relname::text as name, r.relkind::text as definition
         from rel r where r.relkind in ('r', 'p', 'v', 'm', 'f')
         union all
-        select 'sequence', r.relname, 'sequence'
+        select 'sequence', r.relname::text, 'sequence'
         from rel r where r.relkind = 'S'
         union all
         select 'column', r.relname || '.' || a.attname,
@@ -44,7 +45,7 @@ internal static class SchemaSnapshot
         select 'constraint', r.relname || '.' || con.conname, pg_get_constraintdef(con.oid)
         from rel r join pg_constraint con on con.conrelid = r.oid
         union all
-        select 'index', i.relname, pg_get_indexdef(i.oid)
+        select 'index', i.relname::text, pg_get_indexdef(i.oid)
         from rel r join pg_index x on x.indrelid = r.oid join pg_class i on i.oid = x.indexrelid
         where r.relkind in ('r', 'p', 'm')
         union all
@@ -75,7 +76,7 @@ internal static class SchemaSnapshot
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             var definition = qualifier.Replace(reader.GetString(2), Placeholder + ".").Trim();
-            result.Add(new CatalogObject(reader.GetString(0), reader.GetString(1), definition));
+            result.Add(new CatalogObject(reader.GetString(0), qualifier.Replace(reader.GetString(1), Placeholder + "."), definition));
         }
 
         result.Sort((a, b) => string.CompareOrdinal(a.Kind + " " + a.Name, b.Kind + " " + b.Name));
