@@ -41,6 +41,16 @@ public sealed class PliersValidationException : PliersDataException
 
     /// <summary>Gets the field errors.</summary>
     public IReadOnlyList<PliersValidationError> Errors { get; }
+
+    /// <summary>A message that shows the first <paramref name="shown"/> errors and says how many more there are.</summary>
+    internal static string Describe(string lead, IReadOnlyList<PliersValidationError> errors, int shown = 3)
+    {
+        var listed = string.Join("; ", errors.Take(shown).Select(e => $"{(e.Path.Length == 0 ? "/" : e.Path)} {e.Message}"));
+        var more = errors.Count - shown;
+        return listed.Length == 0 ? lead + "."
+            : more > 0 ? $"{lead}: {listed} (and {more} more error{(more == 1 ? string.Empty : "s")}; see Errors)"
+            : $"{lead}: {listed}";
+    }
 }
 
 /// <summary>Raised when an optimistic-concurrency check fails; nothing was written.</summary>

@@ -8,6 +8,12 @@ internal static class PostgresErrors
 {
     public const string SubmissionSchemaConstraint = "form_submissions_data_schema";
 
+    private static PliersValidationException SchemaValidation(PostgresException exception)
+    {
+        var errors = SchemaErrors(exception);
+        return new PliersValidationException(PliersValidationException.Describe("The submission data does not match the form's JSON Schema", errors), errors, exception);
+    }
+
     /// <summary>Returns the Pliers exception for <paramref name="exception"/>, or null when it is not one the library names.</summary>
     public static PliersDataException? Translate(PostgresException exception) => exception switch
     {
@@ -18,7 +24,7 @@ internal static class PostgresErrors
         { SqlState: PostgresErrorCodes.RestrictViolation, ConstraintName: { } rule } when rule.StartsWith("form_definitions_", StringComparison.Ordinal) =>
             new PliersConflictException("The form definition cannot change this way: " + rule.Replace('_', ' '), rule, exception),
         { SqlState: PostgresErrorCodes.CheckViolation, ConstraintName: SubmissionSchemaConstraint } =>
-            new PliersValidationException("The submission data does not match the form's JSON Schema.", SchemaErrors(exception), exception),
+            SchemaValidation(exception),
         { SqlState: PostgresErrorCodes.QueryCanceled } =>
             new PliersTimeoutException("PostgreSQL cancelled the statement after statement_timeout; nothing was written.", "statement_timeout", exception),
         { SqlState: PostgresErrorCodes.LockNotAvailable } =>

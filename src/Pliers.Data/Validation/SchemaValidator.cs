@@ -72,9 +72,8 @@ internal sealed class SchemaValidator
         if (!result.IsValid)
         {
             var errors = Errors(result, string.Empty);
-            throw new PliersValidationException(
-                $"The submission data does not match the form's JSON Schema: {string.Join("; ", errors.Take(3).Select(e => $"{(e.Path.Length == 0 ? "/" : e.Path)} {e.Message}"))}",
-                errors.Count > 0 ? errors : [new PliersValidationError(string.Empty, "schema", "the data does not match the schema")]);
+            IReadOnlyList<PliersValidationError> list = errors.Count > 0 ? errors : [new PliersValidationError(string.Empty, "schema", "the data does not match the schema")];
+            throw new PliersValidationException(PliersValidationException.Describe("The submission data does not match the form's JSON Schema", list), list);
         }
     }
 

@@ -304,6 +304,17 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
         var error = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.BulkImportAsync("contact", mixed, null, Ct));
         Assert.Contains(error.Errors, e => e.Path.StartsWith("/100", StringComparison.Ordinal));
         Assert.Equal(2000L, await postgres.ScalarAsync<long>($"select count(*) from {S}.form_submissions"));
+
+        // Every invalid item is named with its index, not only the first the database met; nothing is written.
+        var several = good.Take(50).Append(Json("""{"name": "x"}""")).Concat(good.Take(10)).Append(Json("""{"name": 5, "email": "a@b"}""")).Append(Json("[]")).ToArray();
+        error = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.BulkImportAsync("contact", several, null, Ct));
+        Assert.Contains(error.Errors, e => e.Path == "/62" && e.Keyword == "type");
+        error = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.BulkImportAsync("contact", several[..^1], null, Ct));
+        Assert.Contains(error.Errors, e => e.Path.StartsWith("/50", StringComparison.Ordinal));
+        Assert.Contains(error.Errors, e => e.Path.StartsWith("/61/name", StringComparison.Ordinal));
+        Assert.Contains("error(s)", error.Message, StringComparison.Ordinal);
+        Assert.Equal(2000L, await postgres.ScalarAsync<long>($"select count(*) from {S}.form_submissions"));
+        Assert.Equal(2000L, await postgres.ScalarAsync<long>($"select count(*) from {S}.events where event_type = 'form.submission.created'"));
     }
 
     [Fact]
