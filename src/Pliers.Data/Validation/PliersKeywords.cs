@@ -23,7 +23,7 @@ internal static class PliersKeywords
     public static readonly Dialect Dialect = Dialect.Draft202012.With(
         [
             new EcmaPatternKeyword(), new EcmaPatternPropertiesKeyword(), new EcmaAdditionalPropertiesKeyword(), new CodePointMinLengthKeyword(), new CodePointMaxLengthKeyword(),
-            new ExactTypeKeyword(), new ExactEnumKeyword(), new ExactConstKeyword(), new ExactUniqueItemsKeyword(),
+            new ExactTypeKeyword(), new ExactEnumKeyword(), new ExactConstKeyword(), new ExactUniqueItemsKeyword(), new MemberRequiredKeyword(), new MemberDependentRequiredKeyword(),
         ],
         new Uri(Draft202012));
 
@@ -164,7 +164,8 @@ internal static class PliersKeywords
                 IsValid = failed.Count == 0,
                 Details = [.. results],
                 Annotation = JsonSerializer.SerializeToElement(true),
-                Error = failed.Count == 0 ? null : $"members not allowed here: {string.Join(", ", failed)}",
+                // No error of its own: each refused member carries its error at its own path, as in the database layer.
+                Error = null,
             };
         }
     }
@@ -209,6 +210,85 @@ internal static class PliersKeywords
                 Keyword = Name,
                 IsValid = valid,
                 Error = valid ? null : $"Value is \"{actual}\" but should be {string.Join(" or ", allowed.Select(a => $"\"{a}\""))}",
+            };
+        }
+    }
+
+    /// <summary>The missing names of a failed <c>required</c>, as its error (a JSON array), for one error per member.</summary>
+    internal const string RequiredPrefix = "missing: ";
+
+    private sealed class MemberRequiredKeyword : IKeywordHandler
+    {
+        public string Name => "required";
+
+        public object? ValidateKeywordValue(JsonElement value) =>
+            value.ValueKind == JsonValueKind.Array && value.EnumerateArray().All(v => v.ValueKind == JsonValueKind.String)
+                ? value.EnumerateArray().Select(v => v.GetString()!).Distinct(StringComparer.Ordinal).ToArray()
+                : throw new JsonSchemaException("\"required\" must be an array of strings.");
+
+        public void BuildSubschemas(KeywordData keyword, BuildContext context)
+        {
+        }
+
+        public KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
+        {
+            if (context.Instance.ValueKind != JsonValueKind.Object)
+            {
+                return new KeywordEvaluation { Keyword = Name, IsValid = true };
+            }
+
+            var instance = context.Instance;
+            var missing = ((string[])keyword.Value!).Where(name => !instance.TryGetProperty(name, out _)).ToArray();
+            return new KeywordEvaluation
+            {
+                Keyword = Name,
+                IsValid = missing.Length == 0,
+                Error = missing.Length == 0 ? null : RequiredPrefix + JsonSerializer.Serialize(missing),
+            };
+        }
+    }
+
+    /// <summary>The missing names of a failed <c>dependentRequired</c> with the member that requires them (a JSON object).</summary>
+    internal const string DependentRequiredPrefix = "missing when present: ";
+
+    private sealed class MemberDependentRequiredKeyword : IKeywordHandler
+    {
+        public string Name => "dependentRequired";
+
+        public object? ValidateKeywordValue(JsonElement value) =>
+            value.ValueKind == JsonValueKind.Object && value.EnumerateObject().All(p => p.Value.ValueKind == JsonValueKind.Array && p.Value.EnumerateArray().All(v => v.ValueKind == JsonValueKind.String))
+                ? value.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.EnumerateArray().Select(v => v.GetString()!).Distinct(StringComparer.Ordinal).ToArray(), StringComparer.Ordinal)
+                : throw new JsonSchemaException("\"dependentRequired\" must be an object of arrays of strings.");
+
+        public void BuildSubschemas(KeywordData keyword, BuildContext context)
+        {
+        }
+
+        public KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
+        {
+            if (context.Instance.ValueKind != JsonValueKind.Object)
+            {
+                return new KeywordEvaluation { Keyword = Name, IsValid = true };
+            }
+
+            var instance = context.Instance;
+            var missing = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (present, required) in (Dictionary<string, string[]>)keyword.Value!)
+            {
+                if (instance.TryGetProperty(present, out _))
+                {
+                    foreach (var name in required.Where(name => !instance.TryGetProperty(name, out _)))
+                    {
+                        missing.TryAdd(name, present);
+                    }
+                }
+            }
+
+            return new KeywordEvaluation
+            {
+                Keyword = Name,
+                IsValid = missing.Count == 0,
+                Error = missing.Count == 0 ? null : DependentRequiredPrefix + JsonSerializer.Serialize(missing),
             };
         }
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Json.Schema;
@@ -71,7 +72,7 @@ internal sealed class SchemaValidator
         var result = built.Evaluate(data, new EvaluationOptions { OutputFormat = OutputFormat.List });
         if (!result.IsValid)
         {
-            var errors = Errors(result, string.Empty);
+            var errors = DataErrors(result);
             IReadOnlyList<PliersValidationError> list = errors.Count > 0 ? errors : [new PliersValidationError(string.Empty, "schema", "the data does not match the schema")];
             throw new PliersValidationException(PliersValidationException.Describe("The submission data does not match the form's JSON Schema", list), list);
         }
@@ -101,6 +102,83 @@ internal sealed class SchemaValidator
         foreach (var detail in result.Details ?? [])
         {
             Add(detail);
+        }
+
+        return errors.DistinctBy(e => (e.Path, e.Keyword, e.Message)).ToList();
+    }
+
+    /// <summary>
+    /// The errors of invalid data in the shape the database layer gives them (<c>jsonb_schema_errors</c>): a missing
+    /// member at its own path (<c>/address/zip</c>, "\"zip\" is required"); a failed <c>anyOf</c>/<c>oneOf</c> as one
+    /// error at its location (how many branches matched), not the errors inside its branches; nothing from inside
+    /// <c>not</c> or <c>if</c>, whose subschemas failing is not an error of the data.
+    /// </summary>
+    internal static List<PliersValidationError> DataErrors(EvaluationResults result)
+    {
+        var nodes = new List<EvaluationResults> { result };
+        nodes.AddRange(result.Details ?? []);
+        var errors = new List<PliersValidationError>();
+
+        static string[] Segments(EvaluationResults r) => r.EvaluationPath.ToString().Split('/', StringSplitOptions.RemoveEmptyEntries);
+
+        // anyOf / oneOf: branch nodes end in .../anyOf/<n>; one error per applicator and instance location.
+        foreach (var applicator in nodes
+            .Select(n => (Node: n, Segments: Segments(n)))
+            .Where(n => n.Segments.Length >= 2 && n.Segments[^2] is "anyOf" or "oneOf" && int.TryParse(n.Segments[^1], NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            .GroupBy(n => (Path: string.Join('/', n.Segments[..^1]), Keyword: n.Segments[^2], Location: n.Node.InstanceLocation.ToString())))
+        {
+            var matches = applicator.DistinctBy(n => n.Segments[^1]).Count(n => n.Node.IsValid);
+            if (applicator.Key.Keyword == "anyOf" && matches == 0)
+            {
+                errors.Add(new PliersValidationError(applicator.Key.Location, "anyOf", "does not match any of the allowed schemas"));
+            }
+            else if (applicator.Key.Keyword == "oneOf" && matches != 1)
+            {
+                errors.Add(new PliersValidationError(applicator.Key.Location, "oneOf", string.Create(CultureInfo.InvariantCulture, $"must match exactly one of the schemas, matches {matches}")));
+            }
+        }
+
+        foreach (var node in nodes)
+        {
+            if (node.Errors is not { } found || Segments(node).Any(s => s is "anyOf" or "oneOf" or "not" or "if"))
+            {
+                continue;
+            }
+
+            var location = node.InstanceLocation.ToString();
+            foreach (var (keyword, message) in found)
+            {
+                if (keyword == "required" && message.StartsWith(PliersKeywords.RequiredPrefix, StringComparison.Ordinal))
+                {
+                    foreach (var member in JsonSerializer.Deserialize<string[]>(message[PliersKeywords.RequiredPrefix.Length..])!)
+                    {
+                        errors.Add(new PliersValidationError(location + "/" + Escape(member), "required", $"\"{member}\" is required"));
+                    }
+
+                    continue;
+                }
+
+                if (keyword == "dependentRequired" && message.StartsWith(PliersKeywords.DependentRequiredPrefix, StringComparison.Ordinal))
+                {
+                    foreach (var (member, present) in JsonSerializer.Deserialize<Dictionary<string, string>>(message[PliersKeywords.DependentRequiredPrefix.Length..])!)
+                    {
+                        errors.Add(new PliersValidationError(location + "/" + Escape(member), "dependentRequired", $"\"{member}\" is required when \"{present}\" is present"));
+                    }
+
+                    continue;
+                }
+
+                // A member name refused by propertyNames is that keyword's error, whatever refused it inside.
+                if (Segments(node).Contains("propertyNames"))
+                {
+                    var member = location[(location.LastIndexOf('/') + 1)..].Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
+                    errors.Add(new PliersValidationError(location, "propertyNames", $"property name \"{member}\" is not allowed"));
+                    continue;
+                }
+
+                var name = keyword.Length > 0 ? keyword : node.EvaluationPath.ToString().Split('/')[^1];
+                errors.Add(new PliersValidationError(location, name.Length > 0 ? name : "false", message));
+            }
         }
 
         return errors.DistinctBy(e => (e.Path, e.Keyword, e.Message)).ToList();
