@@ -232,11 +232,19 @@ internal sealed class PliersMigrator
             var waiting = Stopwatch.StartNew();
             try
             {
-                await using var take = new NpgsqlCommand("select set_config('lock_timeout', @timeout, false), pg_advisory_lock(@key)", connection);
-                take.Parameters.AddWithValue("timeout", ((long)_lockTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
-                take.Parameters.AddWithValue("key", key);
-                take.CommandTimeout = 0;
-                await take.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                // The wait is bounded by a transaction-local lock_timeout; the session-level advisory lock outlives the
+                // commit, the setting does not (no session setting of the library survives its call, also on a
+                // pooled server connection and when the wait times out).
+                var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+                await using (transaction.ConfigureAwait(false))
+                {
+                    await using var take = new NpgsqlCommand("select set_config('lock_timeout', @timeout, true), pg_advisory_lock(@key)", connection, transaction);
+                    take.Parameters.AddWithValue("timeout", ((long)_lockTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    take.Parameters.AddWithValue("key", key);
+                    take.CommandTimeout = 0;
+                    await take.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                }
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
             {
@@ -247,11 +255,6 @@ internal sealed class PliersMigrator
             PliersLog.MigrationLockTaken(_logger, Schema, waiting.ElapsedMilliseconds);
             try
             {
-                await using (var reset = new NpgsqlCommand("reset lock_timeout", connection))
-                {
-                    await reset.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                }
-
                 return await action(connection).ConfigureAwait(false);
             }
             finally
