@@ -16,6 +16,9 @@ internal sealed class SchemaValidator
 
     private static readonly EvaluationOptions FlagOptions = new() { OutputFormat = OutputFormat.Flag };
 
+    /// <summary>Built schemas kept at most (per definition id and version).</summary>
+    internal const int MaxCachedSchemas = 10_000;
+
     private readonly ConcurrentDictionary<(Guid, int), JsonSchema> _cache = new();
 
     /// <summary>Checks a definition document: an object with a <c>schema</c> member that is a valid, supported draft 2020-12 schema.</summary>
@@ -60,6 +63,12 @@ internal sealed class SchemaValidator
     /// <summary>Validates submission data against a definition's schema; throws with every error when it does not match.</summary>
     public void Validate(Guid definitionId, int version, JsonElement schema, JsonElement data)
     {
+        if (_cache.Count > MaxCachedSchemas && !_cache.ContainsKey((definitionId, version)))
+        {
+            // Bounded: a host with more live versions than this rebuilds some schemas (~1 ms each) rather than grow.
+            _cache.Clear();
+        }
+
         var built = _cache.GetOrAdd((definitionId, version), _ => Build(schema));
 
         // The flag output stops at the first failure and allocates little: the common, valid case pays only
