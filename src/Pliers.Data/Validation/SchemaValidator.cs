@@ -73,12 +73,24 @@ internal sealed class SchemaValidator
 
         // The flag output stops at the first failure and allocates little: the common, valid case pays only
         // for that. Invalid data is evaluated again with the list output to name every error.
-        if (built.Evaluate(data, FlagOptions).IsValid)
+        EvaluationResults result;
+        try
         {
-            return;
+            if (built.Evaluate(data, FlagOptions).IsValid)
+            {
+                return;
+            }
+
+            result = built.Evaluate(data, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        }
+        catch (System.Text.RegularExpressions.RegexMatchTimeoutException e)
+        {
+            throw new PliersValidationException(
+                $"A pattern of the form's schema took longer than {PliersKeywords.MatchTimeout.TotalSeconds:0} s on this data (a look-around or back-reference pattern that backtracks); the data was refused.",
+                [new PliersValidationError(string.Empty, "pattern", $"pattern {e.Pattern} timed out")],
+                e);
         }
 
-        var result = built.Evaluate(data, new EvaluationOptions { OutputFormat = OutputFormat.List });
         if (!result.IsValid)
         {
             var errors = DataErrors(result);

@@ -178,6 +178,25 @@ public sealed class PatternDialectTests(PostgresFixture postgres) : IAsyncLifeti
     }
 
     [Fact]
+    public async Task A_pattern_that_backtracks_catastrophically_is_bounded_and_refused()
+    {
+        // "^(a+)+$" on thirty a's and a "!" takes a backtracking engine ~2^30 steps. PostgreSQL's engine decides it
+        // at once; the application layer stops at its match timeout and refuses the value, naming the pattern.
+        var schema = """{"type": "object", "properties": {"s": {"type": "string", "pattern": "^(a+)+$"}}}""";
+        var evil = new JsonObject { ["s"] = new string('a', 30) + "!" }.ToJsonString();
+        var fine = new JsonObject { ["s"] = new string('a', 30) }.ToJsonString();
+        Assert.False(await postgres.ScalarAsync<bool>($"select {S}.jsonb_matches_schema('{schema}', '{evil}')"));
+        Assert.True(await postgres.ScalarAsync<bool>($"select {S}.jsonb_matches_schema('{schema}', '{fine}')"));
+
+        var validator = new SchemaValidator();
+        var definition = Guid.NewGuid();
+        var schemaElement = JsonDocument.Parse(schema).RootElement;
+        validator.Validate(definition, 1, schemaElement, JsonDocument.Parse(fine).RootElement);
+        var refused = Assert.Throws<PliersValidationException>(() => validator.Validate(definition, 1, schemaElement, JsonDocument.Parse(evil).RootElement));
+        Assert.Contains(refused.Errors, e => e.Keyword == "pattern");
+    }
+
+    [Fact]
     public async Task Lengths_count_code_points_in_both_layers()
     {
         var schema = """{"type": "object", "properties": {"s": {"type": "string", "minLength": 2, "maxLength": 3}}}""";
