@@ -79,15 +79,7 @@ internal sealed class BenchmarkContext(string connectionString, bool quick, Text
         }
 
         Array.Sort(latencies);
-        var result = new BenchmarkResult(
-            name,
-            impl,
-            Math.Round(iterations * opsPerCall / measured.TotalSeconds, 1),
-            Math.Round(Percentile(latencies, 0.50), 4),
-            Math.Round(Percentile(latencies, 0.99), 4),
-            iterations);
-        Log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-24} {impl,-8} {result.OpsPerSec,12:F1} ops/s  p50 {result.P50Ms,9:F3} ms  p99 {result.P99Ms,9:F3} ms"));
-        return result;
+        return Report(name, impl, latencies, (double)iterations * opsPerCall, measured);
     }
 
     /// <summary>
@@ -116,15 +108,7 @@ internal sealed class BenchmarkContext(string connectionString, bool quick, Text
         })));
         var wall = Stopwatch.GetElapsedTime(started);
         Array.Sort(latencies);
-        var result = new BenchmarkResult(
-            name,
-            impl,
-            Math.Round(workers * perWorker * opsPerCall / wall.TotalSeconds, 1),
-            Math.Round(Percentile(latencies, 0.50), 4),
-            Math.Round(Percentile(latencies, 0.99), 4),
-            latencies.Length);
-        Log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-24} {impl,-8} {result.OpsPerSec,12:F1} ops/s  p50 {result.P50Ms,9:F3} ms  p99 {result.P99Ms,9:F3} ms"));
-        return result;
+        return Report(name, impl, latencies, (double)workers * perWorker * opsPerCall, wall);
     }
 
     /// <summary>
@@ -176,15 +160,7 @@ internal sealed class BenchmarkContext(string connectionString, bool quick, Text
         for (var k = 0; k < implementations.Length; k++)
         {
             var sorted = latencies[k].Order().ToArray();
-            var result = new BenchmarkResult(
-                name,
-                implementations[k].Impl,
-                Math.Round(sorted.Length / wall[k].TotalSeconds, 1),
-                Math.Round(Percentile(sorted, 0.50), 4),
-                Math.Round(Percentile(sorted, 0.99), 4),
-                sorted.Length);
-            Log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-24} {result.Impl,-8} {result.OpsPerSec,12:F1} ops/s  p50 {result.P50Ms,9:F3} ms  p99 {result.P99Ms,9:F3} ms"));
-            results.Add(result);
+            results.Add(Report(name, implementations[k].Impl, sorted, sorted.Length, wall[k]));
         }
 
         return results;
@@ -234,18 +210,24 @@ internal sealed class BenchmarkContext(string connectionString, bool quick, Text
         for (var k = 0; k < implementations.Length; k++)
         {
             var sorted = latencies[k].Order().ToArray();
-            var result = new BenchmarkResult(
-                name,
-                implementations[k].Impl,
-                Math.Round(sorted.Length * implementations[k].OpsPerCall / measured[k].TotalSeconds, 1),
-                Math.Round(Percentile(sorted, 0.50), 4),
-                Math.Round(Percentile(sorted, 0.99), 4),
-                sorted.Length);
-            Log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-24} {result.Impl,-8} {result.OpsPerSec,12:F1} ops/s  p50 {result.P50Ms,9:F3} ms  p99 {result.P99Ms,9:F3} ms"));
-            results.Add(result);
+            results.Add(Report(name, implementations[k].Impl, sorted, (double)sorted.Length * implementations[k].OpsPerCall, measured[k]));
         }
 
         return results;
+    }
+
+    /// <summary>One implementation's figures from its sorted per-call latencies, the items it handled and its time; logged.</summary>
+    private BenchmarkResult Report(string name, string impl, double[] sorted, double items, TimeSpan time)
+    {
+        var result = new BenchmarkResult(
+            name,
+            impl,
+            Math.Round(items / time.TotalSeconds, 1),
+            Math.Round(Percentile(sorted, 0.50), 4),
+            Math.Round(Percentile(sorted, 0.99), 4),
+            sorted.Length);
+        Log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-24} {impl,-8} {result.OpsPerSec,12:F1} ops/s  p50 {result.P50Ms,9:F3} ms  p99 {result.P99Ms,9:F3} ms"));
+        return result;
     }
 
     private static double Percentile(double[] sorted, double p)

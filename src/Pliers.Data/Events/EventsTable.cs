@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Data;
 using Dapper;
 using Npgsql;
@@ -30,48 +29,35 @@ internal sealed class EventsTable
         // (its last event) is one backward step on the (aggregate_id, event_version) index. When the stream is not
         // at the expected version, or belongs to another aggregate type, no row is inserted and no identity value is
         // taken; a concurrent writer that slips in between is stopped by the unique key on (aggregate_id, event_version).
-        Append = $"""
-            with head as (select event_version, aggregate_type from {t} where aggregate_id = @aggregate_id order by event_version desc limit 1)
-            insert into {t} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata)
-            select e.id, @aggregate_id, @aggregate_type, e.event_type, e.event_data, @expected + e.ord, e.correlation_id, e.causation_id, e.metadata
+        // Four shapes of that statement: a batch (unnest of six arrays) or one event (plain parameters: most appends
+        // carry one event, and encoding and unnesting one-element arrays cost measurably more on both sides than the
+        // insert itself, docs/performance.md), at an expected version or after whatever the stream holds.
+        var head = $"with head as (select event_version, aggregate_type from {t} where aggregate_id = @aggregate_id order by event_version desc limit 1)";
+        var insert = $"insert into {t} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata)";
+        const string SameType = "coalesce((select aggregate_type from head), @aggregate_type) = @aggregate_type";
+        const string AtExpected = "coalesce((select event_version from head), 0) = @expected and " + SameType;
+        const string Current = "coalesce((select event_version from head), 0)";
+        string Batch(string version, string check) => $"""
+            {head}
+            {insert}
+            select e.id, @aggregate_id, @aggregate_type, e.event_type, e.event_data, {version} + e.ord, e.correlation_id, e.causation_id, e.metadata
             from unnest(@ids, @types, @data::jsonb[], @correlations, @causations, @metadata::jsonb[])
                 with ordinality as e(id, event_type, event_data, correlation_id, causation_id, metadata, ord)
-            where coalesce((select event_version from head), 0) = @expected
-              and coalesce((select aggregate_type from head), @aggregate_type) = @aggregate_type
+            where {check}
             order by e.ord
             returning position, transaction_id, event_version
             """;
-        AppendAny = $"""
-            with head as (select event_version, aggregate_type from {t} where aggregate_id = @aggregate_id order by event_version desc limit 1)
-            insert into {t} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata)
-            select e.id, @aggregate_id, @aggregate_type, e.event_type, e.event_data, coalesce((select event_version from head), 0) + e.ord, e.correlation_id, e.causation_id, e.metadata
-            from unnest(@ids, @types, @data::jsonb[], @correlations, @causations, @metadata::jsonb[])
-                with ordinality as e(id, event_type, event_data, correlation_id, causation_id, metadata, ord)
-            where coalesce((select aggregate_type from head), @aggregate_type) = @aggregate_type
-            order by e.ord
+        string One(string version, string check) => $"""
+            {head}
+            {insert}
+            select @id, @aggregate_id, @aggregate_type, @event_type, @event_data::jsonb, {version} + 1, @correlation_id, @causation_id, @metadata::jsonb
+            where {check}
             returning position, transaction_id, event_version
             """;
-
-        // The same for one event, without arrays: most appends carry one event, and encoding and unnesting six
-        // one-element arrays cost measurably more, on both sides, than the insert itself (docs/performance.md).
-        const string Head = "with head as (select event_version, aggregate_type from {0} where aggregate_id = @aggregate_id order by event_version desc limit 1)";
-        const string InsertOne = """
-            insert into {0} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata)
-            select @id, @aggregate_id, @aggregate_type, @event_type, @event_data::jsonb, {1}, @correlation_id, @causation_id, @metadata::jsonb
-            """;
-        AppendOne = $"""
-            {string.Format(CultureInfo.InvariantCulture, Head, t)}
-            {string.Format(CultureInfo.InvariantCulture, InsertOne, t, "@expected + 1")}
-            where coalesce((select event_version from head), 0) = @expected
-              and coalesce((select aggregate_type from head), @aggregate_type) = @aggregate_type
-            returning position, transaction_id, event_version
-            """;
-        AppendOneAny = $"""
-            {string.Format(CultureInfo.InvariantCulture, Head, t)}
-            {string.Format(CultureInfo.InvariantCulture, InsertOne, t, "coalesce((select event_version from head), 0) + 1")}
-            where coalesce((select aggregate_type from head), @aggregate_type) = @aggregate_type
-            returning position, transaction_id, event_version
-            """;
+        Append = Batch("@expected", AtExpected);
+        AppendAny = Batch(Current, SameType);
+        AppendOne = One("@expected", AtExpected);
+        AppendOneAny = One(Current, SameType);
         CopyIn = $"copy {t} ({CopyColumns}) from stdin (format binary)";
         FindByIds = $"select id as Id, aggregate_id as AggregateId, event_version as EventVersion, position as Position, transaction_id as TransactionId from {t} where id = any(@ids)";
         StreamHead = $"select event_version as Version, aggregate_type as AggregateType from {t} where aggregate_id = @aggregate_id order by event_version desc limit 1";

@@ -179,17 +179,13 @@ internal static class PliersKeywords
         }
     }
 
-    private sealed class ExactTypeKeyword : IKeywordHandler
+    private sealed class ExactTypeKeyword : LeafKeyword
     {
-        public string Name => "type";
-
-        public void BuildSubschemas(KeywordData keyword, BuildContext context)
-        {
-        }
+        public override string Name => "type";
 
         private static readonly string[] Names = ["null", "boolean", "object", "array", "number", "string", "integer"];
 
-        public object? ValidateKeywordValue(JsonElement value)
+        public override object? ValidateKeywordValue(JsonElement value)
         {
             var types = value.ValueKind == JsonValueKind.Array ? value.EnumerateArray().ToArray() : [value];
             if (types.Length == 0 || types.Any(t => t.ValueKind != JsonValueKind.String || !Names.Contains(t.GetString())))
@@ -200,7 +196,7 @@ internal static class PliersKeywords
             return types.Select(t => t.GetString()!).ToArray();
         }
 
-        public KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
+        public override KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
         {
             var allowed = (string[])keyword.Value!;
             var instance = context.Instance;
@@ -214,70 +210,68 @@ internal static class PliersKeywords
                 _ => JsonValues.IsInteger(instance) ? "integer" : "number",
             };
             var valid = allowed.Contains(actual) || (actual == "integer" && allowed.Contains("number"));
-            return new KeywordEvaluation
-            {
-                Keyword = Name,
-                IsValid = valid,
-                Error = valid ? null : $"Value is \"{actual}\" but should be {string.Join(" or ", allowed.Select(a => $"\"{a}\""))}",
-            };
+            return Result(valid ? null : $"Value is \"{actual}\" but should be {string.Join(" or ", allowed.Select(a => $"\"{a}\""))}");
         }
     }
 
-    /// <summary>The missing names of a failed <c>required</c>, as its error (a JSON array), for one error per member.</summary>
-    internal const string RequiredPrefix = "missing: ";
-
-    private sealed class MemberRequiredKeyword : IKeywordHandler
+    /// <summary>A keyword without subschemas, valid unless it names an error.</summary>
+    private abstract class LeafKeyword : IKeywordHandler
     {
-        public string Name => "required";
+        public abstract string Name { get; }
 
-        public object? ValidateKeywordValue(JsonElement value) =>
-            value.ValueKind == JsonValueKind.Array && value.EnumerateArray().All(v => v.ValueKind == JsonValueKind.String)
-                ? value.EnumerateArray().Select(v => v.GetString()!).Distinct(StringComparer.Ordinal).ToArray()
-                : throw new JsonSchemaException("\"required\" must be an array of strings.");
+        public abstract object? ValidateKeywordValue(JsonElement value);
 
         public void BuildSubschemas(KeywordData keyword, BuildContext context)
         {
         }
 
-        public KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
+        public abstract KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context);
+
+        protected KeywordEvaluation Result(string? error) => new() { Keyword = Name, IsValid = error is null, Error = error };
+    }
+
+    /// <summary>The missing names of a failed <c>required</c>, as its error (a JSON array), for one error per member.</summary>
+    internal const string RequiredPrefix = "missing: ";
+
+    private sealed class MemberRequiredKeyword : LeafKeyword
+    {
+        public override string Name => "required";
+
+        public override object? ValidateKeywordValue(JsonElement value) =>
+            value.ValueKind == JsonValueKind.Array && value.EnumerateArray().All(v => v.ValueKind == JsonValueKind.String)
+                ? value.EnumerateArray().Select(v => v.GetString()!).Distinct(StringComparer.Ordinal).ToArray()
+                : throw new JsonSchemaException("\"required\" must be an array of strings.");
+
+        public override KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
         {
             if (context.Instance.ValueKind != JsonValueKind.Object)
             {
-                return new KeywordEvaluation { Keyword = Name, IsValid = true };
+                return Result(null);
             }
 
             var instance = context.Instance;
             var missing = ((string[])keyword.Value!).Where(name => !instance.TryGetProperty(name, out _)).ToArray();
-            return new KeywordEvaluation
-            {
-                Keyword = Name,
-                IsValid = missing.Length == 0,
-                Error = missing.Length == 0 ? null : RequiredPrefix + JsonSerializer.Serialize(missing),
-            };
+            return Result(missing.Length == 0 ? null : RequiredPrefix + JsonSerializer.Serialize(missing));
         }
     }
 
     /// <summary>The missing names of a failed <c>dependentRequired</c> with the member that requires them (a JSON object).</summary>
     internal const string DependentRequiredPrefix = "missing when present: ";
 
-    private sealed class MemberDependentRequiredKeyword : IKeywordHandler
+    private sealed class MemberDependentRequiredKeyword : LeafKeyword
     {
-        public string Name => "dependentRequired";
+        public override string Name => "dependentRequired";
 
-        public object? ValidateKeywordValue(JsonElement value) =>
+        public override object? ValidateKeywordValue(JsonElement value) =>
             value.ValueKind == JsonValueKind.Object && value.EnumerateObject().All(p => p.Value.ValueKind == JsonValueKind.Array && p.Value.EnumerateArray().All(v => v.ValueKind == JsonValueKind.String))
                 ? value.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.EnumerateArray().Select(v => v.GetString()!).Distinct(StringComparer.Ordinal).ToArray(), StringComparer.Ordinal)
                 : throw new JsonSchemaException("\"dependentRequired\" must be an object of arrays of strings.");
 
-        public void BuildSubschemas(KeywordData keyword, BuildContext context)
-        {
-        }
-
-        public KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
+        public override KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
         {
             if (context.Instance.ValueKind != JsonValueKind.Object)
             {
-                return new KeywordEvaluation { Keyword = Name, IsValid = true };
+                return Result(null);
             }
 
             var instance = context.Instance;
@@ -293,58 +287,35 @@ internal static class PliersKeywords
                 }
             }
 
-            return new KeywordEvaluation
-            {
-                Keyword = Name,
-                IsValid = missing.Count == 0,
-                Error = missing.Count == 0 ? null : DependentRequiredPrefix + JsonSerializer.Serialize(missing),
-            };
+            return Result(missing.Count == 0 ? null : DependentRequiredPrefix + JsonSerializer.Serialize(missing));
         }
     }
 
-    private sealed class ExactEnumKeyword : IKeywordHandler
+    private sealed class ExactEnumKeyword : LeafKeyword
     {
-        public string Name => "enum";
+        public override string Name => "enum";
 
-        public void BuildSubschemas(KeywordData keyword, BuildContext context)
-        {
-        }
-
-        public object? ValidateKeywordValue(JsonElement value) =>
+        public override object? ValidateKeywordValue(JsonElement value) =>
             value.ValueKind == JsonValueKind.Array ? null : throw new JsonSchemaException("\"enum\" must be an array.");
 
-        public KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
+        public override KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
         {
             var instance = context.Instance;
             var valid = keyword.RawValue.EnumerateArray().Any(option => JsonValues.Equal(option, instance));
-            return new KeywordEvaluation
-            {
-                Keyword = Name,
-                IsValid = valid,
-                Error = valid ? null : $"Value should match one of the values specified by the enum: {keyword.RawValue.GetRawText()}",
-            };
+            return Result(valid ? null : $"Value should match one of the values specified by the enum: {keyword.RawValue.GetRawText()}");
         }
     }
 
-    private sealed class ExactConstKeyword : IKeywordHandler
+    private sealed class ExactConstKeyword : LeafKeyword
     {
-        public string Name => "const";
+        public override string Name => "const";
 
-        public void BuildSubschemas(KeywordData keyword, BuildContext context)
-        {
-        }
+        public override object? ValidateKeywordValue(JsonElement value) => null;
 
-        public object? ValidateKeywordValue(JsonElement value) => null;
-
-        public KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
+        public override KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
         {
             var valid = JsonValues.Equal(keyword.RawValue, context.Instance);
-            return new KeywordEvaluation
-            {
-                Keyword = Name,
-                IsValid = valid,
-                Error = valid ? null : $"Expected {keyword.RawValue.GetRawText()}",
-            };
+            return Result(valid ? null : $"Expected {keyword.RawValue.GetRawText()}");
         }
     }
 

@@ -161,7 +161,8 @@ internal sealed class SchemaValidator
 
         foreach (var node in nodes)
         {
-            if (node.Errors is not { } found || Segments(node).Any(s => s is "anyOf" or "oneOf" or "not" or "if"))
+            var segments = Segments(node);
+            if (node.Errors is not { } found || segments.Any(s => s is "anyOf" or "oneOf" or "not" or "if"))
             {
                 continue;
             }
@@ -190,7 +191,7 @@ internal sealed class SchemaValidator
                 }
 
                 // A member name refused by propertyNames is that keyword's error, whatever refused it inside.
-                if (Segments(node).Contains("propertyNames"))
+                if (segments.Contains("propertyNames"))
                 {
                     var member = location[(location.LastIndexOf('/') + 1)..].Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
                     errors.Add(new PliersValidationError(location, "propertyNames", $"property name \"{member}\" is not allowed"));

@@ -15,8 +15,8 @@ language sql stable parallel safe as $fn$
 $fn$
 ---
 -- Inserts are validated once per statement, set-based over the inserted rows (a transition table): the per-row
--- cost is the check itself, without a PL/pgSQL call and a definition lookup per row. The schema document is read
--- only when the compiled columns cannot decide, or for the error list.
+-- cost is the check itself (jsonb_matches_definition, inlined), without a PL/pgSQL call and a definition lookup per
+-- row. The schema document is read only when the compiled columns cannot decide, or for the error list.
 create function @s@.form_submissions_validate_inserted() returns trigger
 language plpgsql as $fn$
 declare
@@ -27,13 +27,7 @@ begin
     into bad
     from inserted i
     join @s@.form_definitions f on f.id = i.form_definition_id and f.version = i.form_version
-    where jsonb_typeof(i.data) = 'object'
-      and not coalesce(
-            case when f.schema_path is not null then
-                jsonb_path_match(i.data, f.schema_path, '{}', true)
-                and (f.schema_residual is null or @s@._jsv_residual_ok(i.data, f.schema_residual))
-            end,
-            (@s@._jsv_run(f.definition -> 'schema', i.data, '{}', false) ->> 'ok')::boolean)
+    where jsonb_typeof(i.data) = 'object' and not @s@.jsonb_matches_definition(f, i.data)
     limit 1;
     if not found then
         return null;

@@ -32,6 +32,15 @@ public sealed class WritePathTests(PostgresFixture postgres)
         return await forms.PublishAsync(draft.Id, null, Ct);
     }
 
+    /// <summary>Version 1 of <paramref name="name"/> published in host A and cached in host B, and a draft version 2.</summary>
+    private static async Task<(FormDefinition V1, FormDefinition V2)> CachedWithDraftAsync(PliersHost a, PliersHost b, string name)
+    {
+        var v1 = await PublishAsync(a, name);
+        await WarmAsync(b, name, 1);
+        var v2 = await a.Services.GetRequiredService<IFormDefinitionRepository>().CreateVersionAsync(name, null, null, Ct);
+        return (v1, v2);
+    }
+
     /// <summary>Host B has v1 of <paramref name="name"/> cached by name (its listener is listening).</summary>
     private static async Task WarmAsync(PliersHost host, string name, int version)
     {
@@ -65,9 +74,7 @@ public sealed class WritePathTests(PostgresFixture postgres)
     {
         await using var a = await PliersHost.MigratedAsync(postgres);
         await using var b = PliersHost.Create(postgres, a.Schema);
-        var v1 = await PublishAsync(a, "benefits");
-        await WarmAsync(b, "benefits", 1);
-        var v2 = await a.Services.GetRequiredService<IFormDefinitionRepository>().CreateVersionAsync("benefits", null, null, Ct);
+        var (v1, v2) = await CachedWithDraftAsync(a, b, "benefits");
 
         // A publish whose notification never arrives (written by hand, without NOTIFY): B still holds version 1.
         await postgres.ExecuteAsync($"""
@@ -95,9 +102,7 @@ public sealed class WritePathTests(PostgresFixture postgres)
     {
         await using var a = await PliersHost.MigratedAsync(postgres);
         await using var b = PliersHost.Create(postgres, a.Schema);
-        var v1 = await PublishAsync(a, "permit");
-        await WarmAsync(b, "permit", 1);
-        var v2 = await a.Services.GetRequiredService<IFormDefinitionRepository>().CreateVersionAsync("permit", null, null, Ct);
+        var (v1, v2) = await CachedWithDraftAsync(a, b, "permit");
 
         // A publish holding its locks, not yet committed (as PublishAsync does: every version FOR UPDATE first).
         await using var publisher = await postgres.OpenAsync();
@@ -276,9 +281,16 @@ public sealed class WritePathTests(PostgresFixture postgres)
 
     private async Task PublishAsyncFromOtherHost(string schema, string name)
     {
-        await using var other = PliersHost.Create(postgres, schema);
-        await PublishAsync(other, name);
-        await other.Services.DisposeAsync();
+        // Only its services are disposed: disposing the PliersHost would drop the schema the test still uses.
+        var other = PliersHost.Create(postgres, schema);
+        try
+        {
+            await PublishAsync(other, name);
+        }
+        finally
+        {
+            await other.Services.DisposeAsync();
+        }
     }
 
     private PliersHost Host(string schema, int cacheSize) => PliersHost.Create(postgres, schema, configure: o => o.DefinitionCacheSize = cacheSize);
