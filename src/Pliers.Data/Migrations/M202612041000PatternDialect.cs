@@ -39,7 +39,7 @@ internal sealed class M202612041000PatternDialect(string schema) : PliersMigrati
     ];
 
     /// <summary><c>_jsv_pc</c> with flag <c>s</c> on compiled patterns.</summary>
-    private static string Compiler()
+    internal static string Compiler()
     {
         var text = M202611251000Validation.CreateFunction("_jsv_pc");
         foreach (var (old, replacement) in DotAll)
@@ -55,18 +55,18 @@ internal sealed class M202612041000PatternDialect(string schema) : PliersMigrati
         return text;
     }
 
-    private static string Replace(string createFunction, string s) =>
+    internal static string Replace(string createFunction, string s) =>
         "create or replace function" + createFunction["create function".Length..].Replace("@s@", s, StringComparison.Ordinal);
 
     /// <summary>Drops and adds the generated compiled-schema columns, so that every stored definition is compiled again.</summary>
-    private static IEnumerable<string> Recompile(string s) =>
+    internal static IEnumerable<string> Recompile(string s) =>
     [
         $"alter table {s}.form_definitions drop column schema_path, drop column schema_residual",
         M202611251000Validation.AddCompiledColumns.Replace("@s@", s, StringComparison.Ordinal),
     ];
 
     /// <summary>The names and argument types of the functions a script creates (<c>name(type, type)</c>).</summary>
-    private static IEnumerable<string> Created(string[] script) => script
+    internal static IEnumerable<string> Created(string[] script) => script
         .Select(statement => System.Text.RegularExpressions.Regex.Match(statement, @"^create (?:or replace )?function @s@\.(\w+)\(([^)]*)\)"))
         .Where(m => m.Success)
         .Select(m => $"{m.Groups[1].Value}({string.Join(", ", m.Groups[2].Value.Split(',', StringSplitOptions.RemoveEmptyEntries).Where(a => !a.Trim().StartsWith("out ", StringComparison.Ordinal)).Select(a => a.Trim().Split(' ')[^1]))})");

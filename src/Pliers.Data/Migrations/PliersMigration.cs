@@ -62,6 +62,7 @@ internal static class PliersMigrations
         new M202611271100TextColumnsAndIndexes(schema),
         new M202612041000PatternDialect(schema),
         new M202612041100ValidationShapes(schema),
+        new M202612051000Formats(schema),
     ];
 
     public static IReadOnlyList<long> Versions { get; } = All(PliersDataOptions.DefaultSchema).Select(m => m.Version).ToArray();

@@ -24,6 +24,7 @@ internal static class PliersKeywords
         [
             new EcmaPatternKeyword(), new EcmaPatternPropertiesKeyword(), new EcmaAdditionalPropertiesKeyword(), new CodePointMinLengthKeyword(), new CodePointMaxLengthKeyword(),
             new ExactTypeKeyword(), new ExactEnumKeyword(), new ExactConstKeyword(), new ExactUniqueItemsKeyword(), new MemberRequiredKeyword(), new MemberDependentRequiredKeyword(),
+            new AssertedFormatKeyword(),
         ],
         new Uri(Draft202012));
 
@@ -288,6 +289,22 @@ internal static class PliersKeywords
             }
 
             return Result(missing.Count == 0 ? null : DependentRequiredPrefix + JsonSerializer.Serialize(missing));
+        }
+    }
+
+    /// <summary><c>format</c>: the formats of <see cref="Formats"/> are asserted, any other stays an annotation.</summary>
+    private sealed class AssertedFormatKeyword : LeafKeyword
+    {
+        public override string Name => "format";
+
+        public override object? ValidateKeywordValue(JsonElement value) =>
+            value.ValueKind == JsonValueKind.String ? value.GetString() : throw new JsonSchemaException("\"format\" must be a string.");
+
+        public override KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
+        {
+            var format = (string)keyword.Value!;
+            var valid = context.Instance.ValueKind != JsonValueKind.String || Formats.Check(format, context.Instance.GetString()!);
+            return new KeywordEvaluation { Keyword = Name, IsValid = valid, Error = valid ? null : $"is not a valid {format}", Annotation = keyword.RawValue };
         }
     }
 

@@ -30,6 +30,16 @@ public sealed class DifferentialTests(PostgresFixture postgres) : IAsyncLifetime
         JsonValue.Create("héllo"), JsonValue.Create("<b>bold</b>"), JsonValue.Create(" leading space"), JsonValue.Create("BK2026"),
         JsonValue.Create("Ørjan"), JsonValue.Create("TN"), JsonValue.Create("Đặng Văn Lâm"), JsonValue.Create("trailing\n"),
 
+        // Format edges: leap seconds with and without offsets, leap days, A-labels (valid, invalid Punycode, a
+        // disallowed code point), IP literals, URI and pointer edge cases, unicode where only ASCII is allowed.
+        JsonValue.Create("2026-12-31T23:59:60Z"), JsonValue.Create("2026-12-31T15:59:60-08:00"), JsonValue.Create("2026-12-31T22:59:60Z"),
+        JsonValue.Create("01:29:60+01:30"), JsonValue.Create("12:00:00"), JsonValue.Create("2023-02-29"), JsonValue.Create("2000-02-29"),
+        JsonValue.Create("xn--bcher-kva.example"), JsonValue.Create("xn--X.example"), JsonValue.Create("xn--07jt112bpxg.example"),
+        JsonValue.Create("ada@xn--bcher-kva.example"), JsonValue.Create("ada@xn--X.example"), JsonValue.Create("a..b@example.com"),
+        JsonValue.Create("thảo@example.vn"), JsonValue.Create("joe@[127.0.0.300]"), JsonValue.Create("::ffff:192.168.0.01"),
+        JsonValue.Create("http://[::1]:80/a b"), JsonValue.Create("/a~2"), JsonValue.Create("P1Y2D"), JsonValue.Create("PT0.5S"),
+        JsonValue.Create("2EB8AA08-AA98-11EA-B4AA-73B441D16380"), JsonValue.Create("１９２.１６８.０.１"), JsonValue.Create("bücher.example"),
+
         // Numbers where binary and decimal floating point round or overflow: compared exactly in both layers.
         JsonNode.Parse("99999999999999999999999999999999.5"), JsonNode.Parse("4.000000000000000000000001"), JsonNode.Parse("1e400"),
         JsonNode.Parse("-1e400"), JsonNode.Parse("1e-400"), JsonNode.Parse("-0.0"), JsonNode.Parse("1.0"), JsonNode.Parse("5.00"),

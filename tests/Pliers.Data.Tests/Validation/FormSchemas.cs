@@ -145,6 +145,39 @@ internal static class FormSchemas
              }}
             """,
             """{"subject": "Không đăng nhập được", "body": "Xin chào,\n\nTôi không thể đăng nhập từ hôm qua.\nCảm ơn.", "priority": "high", "tags": ["login", "vi-vn", "2fa"], "customer": {"name": "Đặng Văn Lâm", "ref": "C0042"}}"""),
+        ("event-signup",
+            """
+            {"type": "object", "required": ["email", "start", "ticket"],
+             "properties": {
+               "email": {"type": "string", "format": "email"},
+               "website": {"type": "string", "format": "uri"},
+               "logo": {"format": "uri-reference"},
+               "start": {"type": "string", "format": "date-time"},
+               "day": {"type": "string", "format": "date"},
+               "doorsOpen": {"type": "string", "format": "time"},
+               "length": {"type": "string", "format": "duration"},
+               "venueHost": {"type": "string", "format": "hostname"},
+               "ip": {"format": "ipv4"},
+               "ip6": {"type": "string", "format": "ipv6"},
+               "ticket": {"type": "string", "format": "uuid"},
+               "field": {"type": "string", "format": "json-pointer"},
+               "badge": {"type": "string", "format": "color"},
+               "days": {"type": "array", "items": {"type": "string", "format": "date"}, "maxItems": 3},
+               "reachable": {"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
+             }}
+            """,
+            """{"email": "thao@example.vn", "website": "https://xn--bcher-kva.example/kurs?x=1#a", "logo": "../img/logo.png", "start": "2026-12-31T23:59:60Z", "day": "2024-02-29", "doorsOpen": "18:30:00+07:00", "length": "PT2H30M", "venueHost": "xn--bcher-kva.example", "ip": "192.168.0.1", "ip6": "2001:db8::8a2e:370:7334", "ticket": "2eb8aa08-aa98-11ea-b4aa-73b441d16380", "field": "/guests/0/email", "badge": "not a colour", "days": ["2026-12-30", "2026-12-31"], "reachable": "::1"}"""),
+        ("guest-list",
+            """
+            {"type": "object", "required": ["guests"],
+             "properties": {
+               "guests": {"type": "array", "maxItems": 5, "items": {"type": "object", "required": ["email"],
+                          "properties": {"email": {"type": "string", "format": "email"}, "arrives": {"format": "date-time"}, "host": {"format": "hostname"}}}},
+               "contact": {"anyOf": [{"format": "email"}, {"format": "hostname"}, {"format": "ipv6"}]},
+               "at": {"not": {"format": "time"}}
+             }}
+            """,
+            """{"guests": [{"email": "ada@example.com", "arrives": "2026-12-31T15:59:60-08:00", "host": "xn--bcher-kva.example"}, {"email": "\"Grace H\"@[IPv6:::1]"}], "contact": "grace@navy.mil", "at": "noon"}"""),
         ("registration",
             """
             {"$defs": {"person": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "minLength": 2}, "guest": {"$ref": "#/$defs/person"}}}},
