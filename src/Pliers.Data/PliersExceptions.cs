@@ -23,7 +23,18 @@ public class PliersDataException : Exception
 /// <param name="Path">The JSON pointer of the offending value (empty for the whole document).</param>
 /// <param name="Keyword">The rule or schema keyword that failed.</param>
 /// <param name="Message">A human-readable explanation.</param>
-public sealed record PliersValidationError(string Path, string Keyword, string Message);
+public sealed record PliersValidationError(string Path, string Keyword, string Message)
+{
+    /// <summary>
+    /// Gets the machine-readable detail of a JSON Schema error, the same from the application and the database
+    /// layer: a JSON object whose members depend on <see cref="Keyword"/> (<c>limit</c> for minimum, maxLength,
+    /// minItems and the other bounds, with <c>found</c> for contains; <c>allowed</c> for enum; <c>expected</c> for
+    /// const and type, with <c>found</c>; <c>pattern</c>; <c>format</c>; <c>missing</c> for required, with
+    /// <c>when</c> for dependentRequired; <c>property</c>; <c>index</c>; <c>duplicates</c>; <c>matches</c> for
+    /// anyOf/oneOf); docs/validation.md lists them. Null for errors that are not a schema keyword's.
+    /// </summary>
+    public System.Text.Json.JsonElement? Detail { get; init; }
+}
 
 /// <summary>Raised when input is invalid; <see cref="Errors"/> names every offending field.</summary>
 public sealed class PliersValidationException : PliersDataException

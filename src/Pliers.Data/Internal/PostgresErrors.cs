@@ -45,21 +45,31 @@ internal static class PostgresErrors
     };
 
     /// <summary>
-    /// The trigger puts a JSON array of errors in the detail. Npgsql redacts details unless the connection string
-    /// sets Include Error Detail; then the one error the message carries is what is known.
+    /// The triggers put every error (up to 1000) as a JSON array in DETAIL and again in HINT: Npgsql redacts DETAIL
+    /// unless the connection string sets Include Error Detail, and never HINT, so the list is read from whichever
+    /// holds it. Without either (a server that is older than the library's migrations) the message's one error is
+    /// what is known.
     /// </summary>
     private static IReadOnlyList<PliersValidationError> SchemaErrors(PostgresException exception)
     {
-        if (exception.Detail is { Length: > 0 } detail && detail.TrimStart().StartsWith('['))
+        foreach (var text in new[] { exception.Detail, exception.Hint })
         {
+            if (text is not { Length: > 0 } || !text.TrimStart().StartsWith('['))
+            {
+                continue;
+            }
+
             try
             {
-                using var document = JsonDocument.Parse(detail);
+                using var document = JsonDocument.Parse(text);
                 var errors = document.RootElement.EnumerateArray()
                     .Select(e => new PliersValidationError(
                         e.GetProperty("path").GetString() ?? string.Empty,
                         e.GetProperty("keyword").GetString() ?? string.Empty,
-                        e.GetProperty("message").GetString() ?? string.Empty))
+                        e.GetProperty("message").GetString() ?? string.Empty)
+                    {
+                        Detail = e.TryGetProperty("detail", out var detail) ? detail.Clone() : null,
+                    })
                     .ToArray();
                 if (errors.Length > 0)
                 {
@@ -68,10 +78,10 @@ internal static class PostgresErrors
             }
             catch (JsonException)
             {
-                // fall through to the summary error
+                // fall through to the next field, then to the summary error
             }
         }
 
-        return [new PliersValidationError(string.Empty, "schema", exception.Message)];
+        return [new PliersValidationError(string.Empty, "schema", exception.MessageText)];
     }
 }

@@ -13,6 +13,10 @@ internal sealed class M202612041100ValidationShapes(string schema) : PliersMigra
 {
     private static readonly Lazy<string[]> Script = new(() => SqlScript.Load("Pliers.Data.Validation.validation-shapes.sql"));
 
+    /// <summary>The statement of this script that creates function <paramref name="name"/> (a later migration replaces it).</summary>
+    internal static string CreateFunction(string name) =>
+        Script.Value.Single(statement => statement.StartsWith($"create function @s@.{name}(", StringComparison.Ordinal));
+
     public override IReadOnlyList<string> UpStatements(string s) =>
         Script.Value.Select(statement => statement.Replace("@s@", s, StringComparison.Ordinal)).ToArray();
 

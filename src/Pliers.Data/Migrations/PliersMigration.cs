@@ -62,7 +62,7 @@ internal static class PliersMigrations
         new M202611271100TextColumnsAndIndexes(schema),
         new M202612041000PatternDialect(schema),
         new M202612041100ValidationShapes(schema),
-        new M202612051000Formats(schema),
+        new M202612051000FormatsAndErrors(schema),
     ];
 
     public static IReadOnlyList<long> Versions { get; } = All(PliersDataOptions.DefaultSchema).Select(m => m.Version).ToArray();

@@ -24,7 +24,7 @@ internal static class PliersKeywords
         [
             new EcmaPatternKeyword(), new EcmaPatternPropertiesKeyword(), new EcmaAdditionalPropertiesKeyword(), new CodePointMinLengthKeyword(), new CodePointMaxLengthKeyword(),
             new ExactTypeKeyword(), new ExactEnumKeyword(), new ExactConstKeyword(), new ExactUniqueItemsKeyword(), new MemberRequiredKeyword(), new MemberDependentRequiredKeyword(),
-            new AssertedFormatKeyword(),
+            new AssertedFormatKeyword(), new PrefixAwareItemsKeyword(),
         ],
         new Uri(Draft202012));
 
@@ -180,6 +180,48 @@ internal static class PliersKeywords
         }
     }
 
+    /// <summary>
+    /// <c>items</c> after <c>prefixItems</c>: JsonSchema.Net 8 applies it to the right items but reports them at the
+    /// wrong places (the first item after the prefix as <c>/0</c>); this one names each item by its own index.
+    /// </summary>
+    private sealed class PrefixAwareItemsKeyword : ItemsKeyword
+    {
+        public override void BuildSubschemas(KeywordData keyword, BuildContext context)
+        {
+            base.BuildSubschemas(keyword, context);
+            keyword.Value = context.LocalSchema.TryGetProperty("prefixItems", out var prefix) && prefix.ValueKind == JsonValueKind.Array ? prefix.GetArrayLength() : 0;
+        }
+
+        public override KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context)
+        {
+            if (context.Instance.ValueKind != JsonValueKind.Array)
+            {
+                return KeywordEvaluation.Ignore;
+            }
+
+            var start = (int)keyword.Value!;
+            var path = context.EvaluationPath.Combine(Name);
+            var results = new List<EvaluationResults>();
+            var index = 0;
+            foreach (var item in context.Instance.EnumerateArray())
+            {
+                if (index >= start)
+                {
+                    var result = keyword.Subschemas[0].Evaluate(context with { InstanceLocation = context.InstanceLocation.Combine(index), Instance = item, EvaluationPath = path });
+                    results.Add(result);
+                    if (!result.IsValid && context.CanOptimize)
+                    {
+                        return new KeywordEvaluation { Keyword = Name, IsValid = false };
+                    }
+                }
+
+                index++;
+            }
+
+            return new KeywordEvaluation { Keyword = Name, IsValid = results.All(r => r.IsValid), Details = [.. results], Annotation = JsonSerializer.SerializeToElement(true) };
+        }
+    }
+
     private sealed class ExactTypeKeyword : LeafKeyword
     {
         public override string Name => "type";
@@ -255,6 +297,9 @@ internal static class PliersKeywords
             return Result(missing.Length == 0 ? null : RequiredPrefix + JsonSerializer.Serialize(missing));
         }
     }
+
+    /// <summary>The indices of the first two equal items of a failed <c>uniqueItems</c>, as its error (a JSON array).</summary>
+    internal const string DuplicatesPrefix = "duplicates: ";
 
     /// <summary>The missing names of a failed <c>dependentRequired</c> with the member that requires them (a JSON object).</summary>
     internal const string DependentRequiredPrefix = "missing when present: ";
@@ -355,7 +400,7 @@ internal static class PliersKeywords
                 {
                     if (JsonValues.Equal(items[i], items[j]))
                     {
-                        return new KeywordEvaluation { Keyword = Name, IsValid = false, Error = $"Found duplicates at indices {i} and {j}" };
+                        return new KeywordEvaluation { Keyword = Name, IsValid = false, Error = DuplicatesPrefix + $"[{i},{j}]" };
                     }
                 }
             }

@@ -93,7 +93,7 @@ internal sealed class SchemaValidator
 
         if (!result.IsValid)
         {
-            var errors = DataErrors(result);
+            var errors = DataErrors(result, schema, data);
             IReadOnlyList<PliersValidationError> list = errors.Count > 0 ? errors : [new PliersValidationError(string.Empty, "schema", "the data does not match the schema")];
             throw new PliersValidationException(PliersValidationException.Describe("The submission data does not match the form's JSON Schema", list), list);
         }
@@ -132,79 +132,244 @@ internal sealed class SchemaValidator
     /// The errors of invalid data in the shape the database layer gives them (<c>jsonb_schema_errors</c>): a missing
     /// member at its own path (<c>/address/zip</c>, "\"zip\" is required"); a failed <c>anyOf</c>/<c>oneOf</c> as one
     /// error at its location (how many branches matched), not the errors inside its branches; nothing from inside
-    /// <c>not</c> or <c>if</c>, whose subschemas failing is not an error of the data.
+    /// <c>not</c> or <c>if</c>, whose subschemas failing is not an error of the data. Each error carries the same
+    /// detail as the database's and the message <see cref="ValidationMessages"/> makes from it.
     /// </summary>
-    internal static List<PliersValidationError> DataErrors(EvaluationResults result)
+    internal static List<PliersValidationError> DataErrors(EvaluationResults result, JsonElement schema, JsonElement data)
     {
         var nodes = new List<EvaluationResults> { result };
         nodes.AddRange(result.Details ?? []);
         var errors = new List<PliersValidationError>();
 
-        static string[] Segments(EvaluationResults r) => r.EvaluationPath.ToString().Split('/', StringSplitOptions.RemoveEmptyEntries);
+        // The tokens of an evaluation path, with member names and indices blanked: only keywords are left to match.
+        static string[] Segments(EvaluationResults r)
+        {
+            var tokens = r.EvaluationPath.ToString().Split('/', StringSplitOptions.RemoveEmptyEntries);
+            var name = false;
+            for (var i = 0; i < tokens.Length; i++)
+            {
+                var keyword = !name;
+                name = keyword && tokens[i] is "properties" or "patternProperties" or "$defs" or "definitions" or "dependentSchemas" or "allOf" or "anyOf" or "oneOf" or "prefixItems";
+                if (!keyword)
+                {
+                    tokens[i] = int.TryParse(tokens[i], NumberStyles.None, CultureInfo.InvariantCulture, out _) ? "#" : "-";
+                }
+            }
+
+            return tokens;
+        }
+
+        // What fails inside these subschemas is not an error of the data (the database evaluates them without collecting).
+        static bool Conditional(IEnumerable<string> segments) => segments.Any(s => s is "anyOf" or "oneOf" or "not" or "if" or "contains");
+
+        void Add(string path, string keyword, object detail)
+        {
+            var element = JsonSerializer.SerializeToElement(detail);
+            errors.Add(new PliersValidationError(path, keyword, ValidationMessages.Render(keyword, element)) { Detail = element });
+        }
 
         // anyOf / oneOf: branch nodes end in .../anyOf/<n>; one error per applicator and instance location.
         foreach (var applicator in nodes
             .Select(n => (Node: n, Segments: Segments(n)))
-            .Where(n => n.Segments.Length >= 2 && n.Segments[^2] is "anyOf" or "oneOf" && int.TryParse(n.Segments[^1], NumberStyles.None, CultureInfo.InvariantCulture, out _))
-            .GroupBy(n => (Path: string.Join('/', n.Segments[..^1]), Keyword: n.Segments[^2], Location: n.Node.InstanceLocation.ToString())))
+            .Where(n => n.Segments.Length >= 2 && n.Segments[^2] is "anyOf" or "oneOf" && n.Segments[^1] == "#" && !Conditional(n.Segments[..^2]))
+            .GroupBy(n => (Path: string.Join('/', n.Node.EvaluationPath.ToString().Split('/', StringSplitOptions.RemoveEmptyEntries)[..^1]), Keyword: n.Segments[^2], Location: n.Node.InstanceLocation.ToString())))
         {
-            var matches = applicator.DistinctBy(n => n.Segments[^1]).Count(n => n.Node.IsValid);
-            if (applicator.Key.Keyword == "anyOf" && matches == 0)
+            var matches = applicator.DistinctBy(n => n.Node.EvaluationPath.ToString()).Count(n => n.Node.IsValid);
+            if ((applicator.Key.Keyword == "anyOf" && matches == 0) || (applicator.Key.Keyword == "oneOf" && matches != 1))
             {
-                errors.Add(new PliersValidationError(applicator.Key.Location, "anyOf", "does not match any of the allowed schemas"));
+                Add(applicator.Key.Location, applicator.Key.Keyword, new { matches });
             }
-            else if (applicator.Key.Keyword == "oneOf" && matches != 1)
+        }
+
+        // not: JsonSchema.Net 8 fails the parent without an error of its own; the subschema that matched is the sign.
+        foreach (var node in nodes)
+        {
+            var segments = Segments(node);
+            if (node.IsValid && segments.Length > 0 && segments[^1] == "not" && !Conditional(segments[..^1]))
             {
-                errors.Add(new PliersValidationError(applicator.Key.Location, "oneOf", string.Create(CultureInfo.InvariantCulture, $"must match exactly one of the schemas, matches {matches}")));
+                Add(node.InstanceLocation.ToString(), "not", new { });
             }
         }
 
         foreach (var node in nodes)
         {
             var segments = Segments(node);
-            if (node.Errors is not { } found || segments.Any(s => s is "anyOf" or "oneOf" or "not" or "if"))
+            if (node.Errors is not { } found || Conditional(segments))
             {
                 continue;
             }
 
             var location = node.InstanceLocation.ToString();
+            var member = Unescape(location[(location.LastIndexOf('/') + 1)..]);
             foreach (var (keyword, message) in found)
             {
                 if (keyword == "required" && message.StartsWith(PliersKeywords.RequiredPrefix, StringComparison.Ordinal))
                 {
-                    foreach (var member in JsonSerializer.Deserialize<string[]>(message[PliersKeywords.RequiredPrefix.Length..])!)
+                    foreach (var missing in JsonSerializer.Deserialize<string[]>(message[PliersKeywords.RequiredPrefix.Length..])!)
                     {
-                        errors.Add(new PliersValidationError(location + "/" + Escape(member), "required", $"\"{member}\" is required"));
+                        Add(location + "/" + Escape(missing), "required", new { missing });
                     }
-
-                    continue;
                 }
-
-                if (keyword == "dependentRequired" && message.StartsWith(PliersKeywords.DependentRequiredPrefix, StringComparison.Ordinal))
+                else if (keyword == "dependentRequired" && message.StartsWith(PliersKeywords.DependentRequiredPrefix, StringComparison.Ordinal))
                 {
-                    foreach (var (member, present) in JsonSerializer.Deserialize<Dictionary<string, string>>(message[PliersKeywords.DependentRequiredPrefix.Length..])!)
+                    foreach (var (missing, present) in JsonSerializer.Deserialize<Dictionary<string, string>>(message[PliersKeywords.DependentRequiredPrefix.Length..])!)
                     {
-                        errors.Add(new PliersValidationError(location + "/" + Escape(member), "dependentRequired", $"\"{member}\" is required when \"{present}\" is present"));
+                        Add(location + "/" + Escape(missing), "dependentRequired", new { missing, when = present });
                     }
-
-                    continue;
                 }
-
-                // A member name refused by propertyNames is that keyword's error, whatever refused it inside.
-                if (segments.Contains("propertyNames"))
+                else if (segments.Contains("propertyNames"))
                 {
-                    var member = location[(location.LastIndexOf('/') + 1)..].Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
-                    errors.Add(new PliersValidationError(location, "propertyNames", $"property name \"{member}\" is not allowed"));
-                    continue;
+                    // A member name refused by propertyNames is that keyword's error, whatever refused it inside.
+                    Add(location, "propertyNames", new { property = member });
                 }
-
-                var name = keyword.Length > 0 ? keyword : node.EvaluationPath.ToString().Split('/')[^1];
-                errors.Add(new PliersValidationError(location, name.Length > 0 ? name : "false", message));
+                else if (keyword.Length == 0)
+                {
+                    // A false subschema: the database names the keyword that holds it for members and items it refuses.
+                    var holder = segments.Length > 0 ? segments[^1] : string.Empty;
+                    switch (holder)
+                    {
+                        case "additionalProperties" or "unevaluatedProperties":
+                            Add(location, holder, new { property = member });
+                            break;
+                        case "unevaluatedItems":
+                            Add(location, holder, new { index = int.Parse(member, CultureInfo.InvariantCulture) });
+                            break;
+                        default:
+                            Add(location, "false", new { });
+                            break;
+                    }
+                }
+                else if (keyword == "uniqueItems" && message.StartsWith(PliersKeywords.DuplicatesPrefix, StringComparison.Ordinal))
+                {
+                    Add(location, keyword, new { duplicates = JsonSerializer.Deserialize<int[]>(message[PliersKeywords.DuplicatesPrefix.Length..]) });
+                }
+                else if (keyword is "contains" or "minContains" or "maxContains")
+                {
+                    var owner = SchemaObject(schema, node, "contains");
+                    var matching = nodes.Where(n => n.IsValid && n.EvaluationPath.ToString() == node.EvaluationPath + "/contains"
+                        && n.InstanceLocation.ToString().StartsWith(location + "/", StringComparison.Ordinal)).Select(n => n.InstanceLocation.ToString()).Distinct(StringComparer.Ordinal).Count();
+                    var min = owner is { } o && o.TryGetProperty("minContains", out var m) ? m : (JsonElement?)null;
+                    if (matching < (min is { } minimum ? minimum.GetDecimal() : 1))
+                    {
+                        Add(location, min is null ? "contains" : "minContains", new { limit = min ?? JsonSerializer.SerializeToElement(1), found = matching });
+                    }
+                    else if (owner is { } o2 && o2.TryGetProperty("maxContains", out var max))
+                    {
+                        Add(location, "maxContains", new { limit = max, found = matching });
+                    }
+                }
+                else if (keyword is "additionalProperties" or "unevaluatedProperties")
+                {
+                    Add(location, keyword, new { property = member });
+                }
+                else if (keyword == "unevaluatedItems")
+                {
+                    Add(location, keyword, new { index = int.Parse(member, CultureInfo.InvariantCulture) });
+                }
+                else if (SchemaObject(schema, node, keyword) is { } owner && owner.TryGetProperty(keyword, out var value))
+                {
+                    object detail = keyword switch
+                    {
+                        "type" => new { expected = value.ValueKind == JsonValueKind.Array ? value : JsonSerializer.SerializeToElement(new[] { value }), found = Kind(At(data, location)) },
+                        "enum" => new { allowed = value },
+                        "const" => new { expected = value },
+                        "pattern" => new { pattern = value },
+                        "format" => new { format = value },
+                        "not" => new { },
+                        _ => new { limit = value },
+                    };
+                    Add(location, keyword, detail);
+                }
+                else
+                {
+                    errors.Add(new PliersValidationError(location, keyword, message));
+                }
             }
         }
 
         return errors.DistinctBy(e => (e.Path, e.Keyword, e.Message)).ToList();
     }
+
+    /// <summary>
+    /// The schema object holding <paramref name="keyword"/> that a result node evaluated. The fragment of its schema
+    /// location is a pointer from the root of the form's schema (form schemas are self-contained), except that
+    /// JsonSchema.Net 8 inserts instance tokens after some applicators (<c>#/properties/lines/items/lines/...</c>):
+    /// the pointer is walked knowing which tokens are keywords, names or indices, and a token that is none of them
+    /// where a keyword must be is passed over.
+    /// </summary>
+    private static JsonElement? SchemaObject(JsonElement schema, EvaluationResults node, string keyword)
+    {
+        var fragment = node.SchemaLocation.Fragment;
+        var pointer = Uri.UnescapeDataString(fragment.StartsWith('#') ? fragment[1..] : fragment);
+        var current = schema;
+        var atSchema = true;
+        foreach (var token in pointer.Split('/').Skip(1).Select(Unescape))
+        {
+            if (atSchema)
+            {
+                if (current.ValueKind == JsonValueKind.Object && current.TryGetProperty(token, out var value))
+                {
+                    current = value;
+                    atSchema = token is not ("properties" or "patternProperties" or "$defs" or "definitions" or "dependentSchemas" or "allOf" or "anyOf" or "oneOf" or "prefixItems");
+                }
+
+                continue; // not a member here: a token the evaluation inserted
+            }
+
+            if (current.ValueKind == JsonValueKind.Object && current.TryGetProperty(token, out var member))
+            {
+                current = member;
+            }
+            else if (current.ValueKind == JsonValueKind.Array && int.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out var index) && index < current.GetArrayLength())
+            {
+                current = current[index];
+            }
+            else
+            {
+                return null;
+            }
+
+            atSchema = true;
+        }
+
+        return atSchema && current.ValueKind == JsonValueKind.Object && current.TryGetProperty(keyword, out _) ? current : null;
+    }
+
+    /// <summary>The value a JSON pointer names in <paramref name="root"/>, or undefined.</summary>
+    private static JsonElement At(JsonElement root, string pointer)
+    {
+        var current = root;
+        foreach (var token in pointer.Split('/').Skip(1).Select(Unescape))
+        {
+            if (current.ValueKind == JsonValueKind.Object && current.TryGetProperty(token, out var next))
+            {
+                current = next;
+            }
+            else if (current.ValueKind == JsonValueKind.Array && int.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out var index) && index < current.GetArrayLength())
+            {
+                current = current[index];
+            }
+            else
+            {
+                return default;
+            }
+        }
+
+        return current;
+    }
+
+    /// <summary>The JSON type name PostgreSQL's <c>jsonb_typeof</c> gives.</summary>
+    private static string Kind(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.Object => "object",
+        JsonValueKind.Array => "array",
+        JsonValueKind.String => "string",
+        JsonValueKind.Number => "number",
+        JsonValueKind.True or JsonValueKind.False => "boolean",
+        _ => "null",
+    };
+
+    private static string Unescape(string token) => token.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
 
     private static HashSet<string> LocalIds(JsonElement schema)
     {
