@@ -31,7 +31,9 @@ public static class WebApiApp
             {
                 PliersValidationException v => Results.ValidationProblem(
                     v.Errors.GroupBy(e => e.Path.Length == 0 ? "/" : e.Path).ToDictionary(g => g.Key, g => g.Select(e => $"{e.Keyword}: {e.Message}").ToArray()),
-                    title: v.Message),
+                    title: v.Message,
+                    // the same errors for programs: pointer, keyword and the machine-readable detail (limit, allowed values, ...)
+                    extensions: new Dictionary<string, object?> { ["violations"] = v.Errors.Select(e => new { path = e.Path, keyword = e.Keyword, detail = e.Detail }).ToArray() }),
                 PliersNotFoundException n => Results.Problem(n.Message, statusCode: StatusCodes.Status404NotFound),
                 PliersConflictException c => Results.Problem(c.Message, statusCode: StatusCodes.Status409Conflict, title: c.Rule),
                 PliersConcurrencyException c => Results.Problem(c.Message, statusCode: StatusCodes.Status409Conflict, title: "concurrency"),

@@ -51,6 +51,8 @@ public sealed class WebApiTests(PostgresFixture postgres)
             var errors = problem.GetProperty("errors");
             Assert.True(errors.TryGetProperty("/email", out _));
             Assert.True(errors.TryGetProperty("/age", out _));
+            var violations = problem.GetProperty("violations").EnumerateArray().ToArray();
+            Assert.Contains(violations, v => v.GetProperty("path").GetString() == "/age" && v.GetProperty("detail").TryGetProperty("limit", out _));
 
             Assert.Equal(HttpStatusCode.NotFound, (await http.PostAsJsonAsync("/forms/unknown/submissions", new { email = "a@b" }, Ct)).StatusCode);
             Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"/submissions/{Guid.NewGuid()}", Ct)).StatusCode);
