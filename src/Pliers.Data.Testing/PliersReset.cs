@@ -17,6 +17,9 @@ public static partial class PliersReset
     /// <summary>The migration history table, which a reset keeps.</summary>
     private const string VersionTable = "version_info";
 
+    /// <summary>The catalog the migrations recorded (for drift checks), which a reset keeps.</summary>
+    private const string CatalogTable = "catalog_record";
+
     [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$", RegexOptions.CultureInvariant)]
     private static partial Regex SchemaPattern();
 
@@ -98,7 +101,7 @@ public static partial class PliersReset
                 from pg_class c
                 join pg_namespace n on n.oid = c.relnamespace
                 left join pg_trigger t on t.tgrelid = c.oid and not t.tgisinternal and (t.tgtype & 32) <> 0 and t.tgenabled <> 'D'
-                where n.nspname = @schema and c.relkind in ('r', 'p') and c.relname <> @version_table and not c.relispartition
+                where n.nspname = @schema and c.relkind in ('r', 'p') and c.relname not in (@version_table, @catalog_table) and not c.relispartition
                 order by c.relname
                 """,
                 connection,
@@ -106,6 +109,7 @@ public static partial class PliersReset
             {
                 command.Parameters.AddWithValue("schema", schema);
                 command.Parameters.AddWithValue("version_table", VersionTable);
+                command.Parameters.AddWithValue("catalog_table", CatalogTable);
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {

@@ -402,6 +402,22 @@ public sealed class TestPostgres : IAsyncDisposable
             }
         }
 
+        /// <summary>
+        /// Whether two owner stamps name the same process: the same pid and start times within two seconds. .NET derives
+        /// a process's start time from the boot time, which it estimates anew in every process (now minus uptime), so the
+        /// same process's stamp differs by a few ticks between two test runs; compared exactly, a concurrent run swept a
+        /// live cluster (measured: a second test run on the machine stopped the first one's server mid-test).
+        /// </summary>
+        private static bool SameProcess(string current, string recorded)
+        {
+            var a = current.Split(' ');
+            var b = recorded.Split(' ');
+            return a.Length == 2 && b.Length == 2 && a[0] == b[0]
+                && long.TryParse(a[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var x) && x != 0
+                && long.TryParse(b[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var y)
+                && Math.Abs(x - y) < TimeSpan.FromSeconds(2).Ticks;
+        }
+
         /// <summary>Stops and deletes clusters whose owning process is gone (a test run that was killed).</summary>
         private static async Task SweepStaleClustersAsync(string root, string binDir, bool runAsPostgres)
         {
@@ -419,7 +435,7 @@ public sealed class TestPostgres : IAsyncDisposable
                 }
 
                 var pid = int.TryParse(stamp.Split(' ')[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var p) ? p : -1;
-                if (pid > 0 && OwnerStamp(pid) == stamp)
+                if (pid > 0 && SameProcess(OwnerStamp(pid), stamp))
                 {
                     continue; // still running
                 }

@@ -29,6 +29,16 @@ public sealed class PliersDataOptions
     public string? ReadConnectionString { get; set; }
 
     /// <summary>
+    /// Gets or sets an optional connection string for migrations, typically of the role that owns the schema, while
+    /// <see cref="ConnectionString"/> names a least-privilege application role (<c>pliers-data grant</c>). Migrations
+    /// (<c>MigratePliersDatabaseAsync</c>, <c>AddPliersMigrationsOnStartup</c>, rollback) and their advisory lock
+    /// use it; everything else, the health check included, uses the application connection. Point it at the server
+    /// directly, not through a transaction-pooling PgBouncer: the migration lock is a session lock.
+    /// When null, migrations use <see cref="ConnectionString"/>.
+    /// </summary>
+    public string? MigrationConnectionString { get; set; }
+
+    /// <summary>
     /// Gets or sets the schema that holds every Pliers object, including the migration version table.
     /// It must be a lower-case identifier (<c>[a-z_][a-z0-9_]*</c>, at most 63 characters, not starting with <c>pg_</c>).
     /// </summary>

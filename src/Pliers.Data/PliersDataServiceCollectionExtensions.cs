@@ -95,7 +95,7 @@ public static class PliersDataServiceCollectionExtensions
             var dataSource = options.DataSourceKey is { } key
                 ? sp.GetRequiredKeyedService<NpgsqlDataSource>(key)
                 : sp.GetRequiredService<NpgsqlDataSource>();
-            return new PliersDatabase(dataSource, options.Schema, options.ConnectionString, sp.GetRequiredService<PliersReadDataSource>().DataSource, options.MaxDocumentDepth);
+            return new PliersDatabase(dataSource, options.Schema, options.ConnectionString, sp.GetRequiredService<PliersReadDataSource>().DataSource, options.MaxDocumentDepth, options.MigrationConnectionString);
         });
         services.TryAddSingleton(sp =>
         {

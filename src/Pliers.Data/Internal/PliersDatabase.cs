@@ -5,14 +5,16 @@ namespace Pliers.Data.Internal;
 /// <summary>The resolved connection settings every Pliers component shares: the data source and the validated schema.</summary>
 internal sealed class PliersDatabase
 {
-    public PliersDatabase(NpgsqlDataSource dataSource, string schema, string? connectionString, NpgsqlDataSource? readDataSource = null, int maxDocumentDepth = 64)
+    public PliersDatabase(NpgsqlDataSource dataSource, string schema, string? connectionString, NpgsqlDataSource? readDataSource = null, int maxDocumentDepth = 64, string? migrationConnectionString = null)
     {
+        OwnMigrationConnection = !string.IsNullOrWhiteSpace(migrationConnectionString);
         MaxDocumentDepth = maxDocumentDepth;
         DataSource = dataSource;
         ReadDataSource = readDataSource ?? dataSource;
         Schema = SchemaName.EnsureValid(schema);
         QuotedSchema = SchemaName.Quote(schema);
-        MigrationConnectionString = string.IsNullOrWhiteSpace(connectionString) ? dataSource.ConnectionString : connectionString;
+        MigrationConnectionString = OwnMigrationConnection ? migrationConnectionString!
+            : string.IsNullOrWhiteSpace(connectionString) ? dataSource.ConnectionString : connectionString;
     }
 
     public NpgsqlDataSource DataSource { get; }
@@ -29,6 +31,9 @@ internal sealed class PliersDatabase
 
     /// <summary>FluentMigrator opens connections of its own and needs a connection string.</summary>
     public string MigrationConnectionString { get; }
+
+    /// <summary>Whether migrations have a connection of their own (<see cref="PliersDataOptions.MigrationConnectionString"/>), for the lock as well.</summary>
+    public bool OwnMigrationConnection { get; }
 }
 
 /// <summary>The data source built from <see cref="PliersDataOptions.ReadConnectionString"/>, owned (and disposed) by the container.</summary>

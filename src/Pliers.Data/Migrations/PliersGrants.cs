@@ -29,6 +29,7 @@ internal static partial class PliersGrants
             $"grant select, insert, update on {s}.form_submissions to {r}",
             $"grant select, insert on {s}.events to {r}",
             $"grant select on {s}.version_info to {r}",
+            $"grant select on {s}.{PliersMigrator.CatalogTable} to {r}",
             $"grant execute on all functions in schema {s} to {r}",
         ];
     }

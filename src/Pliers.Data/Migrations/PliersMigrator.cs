@@ -54,13 +54,30 @@ internal sealed class PliersMigrator
             async connection =>
             {
                 var before = await ReadAppliedAsync(connection, cancellationToken).ConfigureAwait(false);
-                await using (var create = new NpgsqlCommand($"create schema if not exists {SchemaName.Quote(Schema)}", connection))
+                if (PliersMigrations.Versions.All(before.ContainsKey))
                 {
-                    await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    // Nothing to do, and nothing that needs more than the application role's rights: a host that
+                    // migrates on start-up with a least-privilege role starts when the owner has migrated already.
+                    await RecordCatalogIfMissingAsync(connection, before, cancellationToken).ConfigureAwait(false);
+                    return new PliersMigrationResult(Schema, MaxVersion(before), MaxVersion(before), [], stopwatch.Elapsed);
                 }
 
-                await RunAsync(runner => runner.MigrateUp(), cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await using (var create = new NpgsqlCommand($"create schema if not exists {SchemaName.Quote(Schema)}", connection))
+                    {
+                        await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await RunAsync(runner => runner.MigrateUp(), cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (Privilege(e) is { } denied)
+                {
+                    throw NotAllowed(connection, PliersMigrations.Versions.Count(v => !before.ContainsKey(v)), denied);
+                }
+
                 var after = await ReadAppliedAsync(connection, cancellationToken).ConfigureAwait(false);
+                await RecordCatalogAsync(connection, after, cancellationToken).ConfigureAwait(false);
                 var applied = after.Keys.Except(before.Keys).Order().ToArray();
                 if (applied.Length > 0)
                 {
@@ -97,6 +114,10 @@ internal sealed class PliersMigrator
                 {
                     await DropVersionTableAndEmptySchemaAsync(connection, cancellationToken).ConfigureAwait(false);
                 }
+                else
+                {
+                    await RecordCatalogAsync(connection, after, cancellationToken).ConfigureAwait(false);
+                }
 
                 var reverted = before.Keys.Except(after.Keys).OrderDescending().ToArray();
                 if (reverted.Length > 0)
@@ -126,7 +147,24 @@ internal sealed class PliersMigrator
         {
             var applied = await ReadAppliedAsync(connection, cancellationToken).ConfigureAwait(false);
             var status = BuildStatus(applied);
-            var expected = await DeclaredCatalogAsync(connection, applied.Keys.ToHashSet(), cancellationToken).ConfigureAwait(false);
+            IReadOnlyList<CatalogObject> expected;
+            if (await RecordedCatalogAsync(connection, applied, cancellationToken).ConfigureAwait(false) is { } recorded)
+            {
+                expected = recorded;
+            }
+            else
+            {
+                try
+                {
+                    expected = await DeclaredCatalogAsync(connection, applied.Keys.ToHashSet(), cancellationToken).ConfigureAwait(false);
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+                {
+                    return new PliersSchemaVerification(Schema, status.CurrentVersion, [new PliersSchemaDifference(
+                        "catalog", CatalogTable, "unverifiable", null,
+                        $"no catalog was recorded for the applied migrations, and role '{connection.UserName}' may not build one (create a schema): run the migrations with this release as the schema's owner")]);
+                }
+            }
 
             IReadOnlyList<CatalogObject> actual;
             var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
@@ -151,6 +189,23 @@ internal sealed class PliersMigrator
     /// </summary>
     internal static async Task<IReadOnlyList<CatalogObject>> DeclaredCatalogAsync(NpgsqlConnection connection, IReadOnlySet<long> versions, CancellationToken cancellationToken)
     {
+        // The same migrations declare the same catalog on the same server version (names are normalised to a
+        // placeholder schema), so one replay per process serves every schema and every later check.
+        var key = $"{connection.PostgreSqlVersion}/{string.Join(',', versions.Order())}";
+        if (DeclaredCatalogs.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+
+        var declared = await ReplayAsync(connection, versions, cancellationToken).ConfigureAwait(false);
+        DeclaredCatalogs[key] = declared;
+        return declared;
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<CatalogObject>> DeclaredCatalogs = new(StringComparer.Ordinal);
+
+    private static async Task<IReadOnlyList<CatalogObject>> ReplayAsync(NpgsqlConnection connection, IReadOnlySet<long> versions, CancellationToken cancellationToken)
+    {
         var scratch = "pliers_verify_" + Guid.NewGuid().ToString("N")[..12];
         var quoted = SchemaName.Quote(scratch);
         var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
@@ -169,6 +224,105 @@ internal sealed class PliersMigrator
             return catalog;
         }
     }
+
+    /// <summary>The table where each migration run records the catalog its migrations declare (owner-written, readable by the application role).</summary>
+    internal const string CatalogTable = "catalog_record";
+
+    /// <summary>
+    /// Records the catalog the applied migrations declare, so that a role without the right to create a scratch
+    /// schema (the application role) can check for drift against it: <see cref="VerifyAsync"/> compares the live
+    /// catalog with this record when it was made for the same migrations.
+    /// </summary>
+    private async Task RecordCatalogAsync(NpgsqlConnection connection, IReadOnlyDictionary<long, (DateTimeOffset AppliedOn, string Description)> applied, CancellationToken cancellationToken)
+    {
+        var declared = await DeclaredCatalogAsync(connection, applied.Keys.ToHashSet(), cancellationToken).ConfigureAwait(false);
+        var table = $"{SchemaName.Quote(Schema)}.{CatalogTable}";
+        var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (transaction.ConfigureAwait(false))
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                $"create table if not exists {table} (versions bigint[] not null, catalog jsonb not null, recorded_at timestamptz not null default now())",
+                transaction: transaction,
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+            await connection.ExecuteAsync(new CommandDefinition($"delete from {table}", transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            await connection.ExecuteAsync(new CommandDefinition(
+                $"insert into {table} (versions, catalog) values (@versions, @catalog::jsonb)",
+                new { versions = applied.Keys.Order().ToArray(), catalog = System.Text.Json.JsonSerializer.Serialize(declared) },
+                transaction,
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Records the catalog when a release that records it first meets a schema migrated by one that did not.</summary>
+    private async Task RecordCatalogIfMissingAsync(NpgsqlConnection connection, IReadOnlyDictionary<long, (DateTimeOffset AppliedOn, string Description)> applied, CancellationToken cancellationToken)
+    {
+        if (await RecordedCatalogAsync(connection, applied, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            await RecordCatalogAsync(connection, applied, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            // The application role may not; the owner's next run records it. Drift checks say so until then.
+        }
+    }
+
+    /// <summary>The recorded catalog, when one was recorded for exactly the applied migrations.</summary>
+    private async Task<IReadOnlyList<CatalogObject>?> RecordedCatalogAsync(NpgsqlConnection connection, IReadOnlyDictionary<long, (DateTimeOffset AppliedOn, string Description)> applied, CancellationToken cancellationToken)
+    {
+        var table = $"{SchemaName.Quote(Schema)}.{CatalogTable}";
+        if (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition("select to_regclass(@table) is not null", new { table }, cancellationToken: cancellationToken)).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        RecordedRow? row;
+        try
+        {
+            row = await connection.QuerySingleOrDefaultAsync<RecordedRow>(new CommandDefinition(
+                $"select versions as Versions, catalog::text as Catalog from {table} limit 1", cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            return null; // a role granted before the record existed: `pliers-data grant` again
+        }
+
+        return row is not null && row.Versions.Order().SequenceEqual(applied.Keys.Order())
+            ? System.Text.Json.JsonSerializer.Deserialize<CatalogObject[]>(row.Catalog)
+            : null;
+    }
+
+    private sealed class RecordedRow
+    {
+        public long[] Versions { get; set; } = [];
+
+        public string Catalog { get; set; } = "[]";
+    }
+
+    /// <summary>The PostgreSQL permission error inside a migration run's exception, if that is what stopped it.</summary>
+    private static PostgresException? Privilege(Exception e)
+    {
+        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } denied)
+            {
+                return denied;
+            }
+        }
+
+        return null;
+    }
+
+    private PliersDataException NotAllowed(NpgsqlConnection connection, int pending, PostgresException denied) => new(
+        $"Role '{connection.UserName}' may not apply the {pending} pending Pliers migration(s) to schema '{Schema}' ({denied.MessageText}). "
+        + "Run them as the schema's owner: set PliersDataOptions.MigrationConnectionString to the owner's connection string, "
+        + "or run `pliers-data migrate --connection \"<owner connection string>\"` before the application starts.",
+        denied);
 
     private static PliersMigrationStatus BuildStatus(IReadOnlyDictionary<long, (DateTimeOffset AppliedOn, string Description)> applied)
     {
@@ -206,7 +360,7 @@ internal sealed class PliersMigrator
     private async Task DropVersionTableAndEmptySchemaAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         var schema = SchemaName.Quote(Schema);
-        await using (var drop = new NpgsqlCommand($"drop table if exists {schema}.{PliersVersionTableMetaData.Table}", connection))
+        await using (var drop = new NpgsqlCommand($"drop table if exists {schema}.{PliersVersionTableMetaData.Table}, {schema}.{CatalogTable}", connection))
         {
             await drop.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -225,9 +379,18 @@ internal sealed class PliersMigrator
 
     private async Task<T> WithLockAsync<T>(Func<NpgsqlConnection, Task<T>> action, CancellationToken cancellationToken)
     {
-        var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        // With a migration connection of its own (the owner, directly to the server) the lock is taken there too:
+        // the runner's connections and the lock must be session connections of the same server.
+        var connection = _database.OwnMigrationConnection
+            ? new NpgsqlConnection(_database.MigrationConnectionString)
+            : await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
+            if (connection.State != System.Data.ConnectionState.Open)
+            {
+                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             var key = LockKey(Schema);
             var waiting = Stopwatch.StartNew();
             try

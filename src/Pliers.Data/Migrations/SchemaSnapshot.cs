@@ -18,7 +18,7 @@ internal static class SchemaSnapshot
         with ns as (select oid from pg_namespace where nspname = @schema),
         rel as (
             select c.oid, c.relname, c.relkind from pg_class c, ns
-            where c.relnamespace = ns.oid and c.relname <> @versionTable
+            where c.relnamespace = ns.oid and c.relname <> @versionTable and c.relname <> @catalogTable
         )
         select 'table' as kind, r.relname::text as name, r.relkind::text as definition
         from rel r where r.relkind in ('r', 'p', 'v', 'm', 'f')
@@ -72,6 +72,7 @@ internal static class SchemaSnapshot
         await using var command = new NpgsqlCommand(CatalogSql, connection);
         command.Parameters.AddWithValue("schema", schema);
         command.Parameters.AddWithValue("versionTable", PliersVersionTableMetaData.Table);
+        command.Parameters.AddWithValue("catalogTable", PliersMigrator.CatalogTable);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {

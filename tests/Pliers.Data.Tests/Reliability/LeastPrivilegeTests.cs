@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
 using Pliers.Data.Cli;
 using Pliers.Data.Events;
@@ -86,6 +88,97 @@ public sealed class LeastPrivilegeTests(PostgresFixture postgres)
             {
                 var error = await RefusedAsync(sql);
                 Assert.True(error.SqlState is PostgresErrorCodes.InsufficientPrivilege, $"{sql}: {error.SqlState}");
+            }
+        }
+        finally
+        {
+            NpgsqlConnection.ClearAllPools();
+            await postgres.ExecuteAsync($"drop owned by {role} cascade; drop role if exists {role}");
+        }
+    }
+
+    /// <summary>
+    /// Two roles (issue 16): the owner migrates (through <c>MigrationConnectionString</c> or the CLI); the application
+    /// role runs the host, its health check (pending migrations and drift, against the catalog recorded at migration
+    /// time) and on-start-up migrations, which do nothing when nothing is pending and say clearly what to do when
+    /// something is.
+    /// </summary>
+    [Fact]
+    public async Task The_owner_migrates_and_the_application_role_runs_checks_and_starts()
+    {
+        var role = "app_" + Guid.NewGuid().ToString("N")[..10];
+        var password = Guid.NewGuid().ToString("N");
+        await using var owner = await PliersHost.MigratedAsync(postgres);
+        await postgres.ExecuteAsync($"create role {role} login password '{password}'");
+        try
+        {
+            Assert.Equal(0, await CliApp.RunAsync(["grant", "--role", role, "--connection", postgres.ConnectionString, "--schema", owner.Schema], TextWriter.Null, TextWriter.Null, Ct));
+            var app = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { Username = role, Password = password }.ConnectionString;
+            ServiceProvider Host(string? migrationConnectionString = null) => new ServiceCollection()
+                .AddLogging()
+                .AddPliersData(o =>
+                {
+                    o.ConnectionString = app;
+                    o.MigrationConnectionString = migrationConnectionString;
+                    o.Schema = owner.Schema;
+                })
+                .AddPliersMigrationsOnStartup()
+                .AddHealthChecks().AddPliersData().Services
+                .BuildServiceProvider();
+            static async Task StartAsync(IServiceProvider services)
+            {
+                foreach (var hosted in services.GetServices<IHostedService>())
+                {
+                    await hosted.StartAsync(Ct);
+                }
+            }
+
+            static async Task<HealthReportEntry> HealthAsync(IServiceProvider services) =>
+                (await services.GetRequiredService<HealthCheckService>().CheckHealthAsync(Ct)).Entries["pliers-data"];
+
+            // Nothing pending: the application role starts with on-start-up migrations and is healthy (no scratch schema).
+            await using (var services = Host())
+            {
+                await StartAsync(services);
+                var health = await HealthAsync(services);
+                Assert.True(health.Status == HealthStatus.Healthy, health.Description);
+                Assert.True((await services.VerifyPliersDatabaseAsync(Ct)).IsMatch);
+            }
+
+            // Drift made by someone else is named, to the application role too.
+            await postgres.ExecuteAsync($"create index drift_by_hand on \"{owner.Schema}\".form_submissions (created_at)");
+            await using (var services = Host())
+            {
+                var health = await HealthAsync(services);
+                Assert.Equal(HealthStatus.Degraded, health.Status);
+                Assert.Contains("drift_by_hand", health.Description, StringComparison.Ordinal);
+            }
+
+            await postgres.ExecuteAsync($"drop index \"{owner.Schema}\".drift_by_hand");
+
+            // A pending migration: without a migration connection the host stops with what to do, and nothing changed.
+            var latest = Pliers.Data.Migrations.PliersMigrations.Versions[^1];
+            await owner.Services.RollbackPliersDatabaseAsync(Pliers.Data.Migrations.PliersMigrations.Versions[^2], Ct);
+            await using (var services = Host())
+            {
+                var refused = await Assert.ThrowsAsync<PliersDataException>(() => StartAsync(services));
+                Assert.Contains("MigrationConnectionString", refused.Message, StringComparison.Ordinal);
+                Assert.Contains(role, refused.Message, StringComparison.Ordinal);
+                Assert.Contains(latest, (await services.GetPliersMigrationStatusAsync(Ct)).Pending.Select(m => m.Version));
+                Assert.Equal(HealthStatus.Degraded, (await HealthAsync(services)).Status);
+            }
+
+            // With the owner's connection for migrations the same host migrates at start-up and runs as the application role.
+            await using (var services = Host(postgres.ConnectionString))
+            {
+                await StartAsync(services);
+                Assert.Empty((await services.GetPliersMigrationStatusAsync(Ct)).Pending);
+                var health = await HealthAsync(services);
+                Assert.True(health.Status == HealthStatus.Healthy, health.Description);
+                var forms = services.GetRequiredService<IFormDefinitionRepository>();
+                var draft = await forms.CreateAsync("two-roles", JsonDocument.Parse("""{"schema": {"type": "object", "properties": {"at": {"format": "date"}}}}""").RootElement, null, Ct);
+                await forms.PublishAsync(draft.Id, null, Ct);
+                await Assert.ThrowsAsync<PliersValidationException>(() => services.GetRequiredService<IFormSubmissionRepository>().CreateAsync("two-roles", JsonDocument.Parse("""{"at": "2026-02-30"}""").RootElement, null, Ct));
             }
         }
         finally
