@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Diagnostics;
+using System.Text.Json.Serialization;
 using Pliers.Data;
 using Pliers.Data.Events;
 using Pliers.Data.Forms;
@@ -13,37 +13,59 @@ public static class WebApiApp
     /// <summary>Request body for creating a form.</summary>
     public sealed record CreateForm(string Name, JsonElement Definition);
 
+    /// <summary>Request body for a status change: the new status (by name) and the row version read last.</summary>
+    public sealed record ChangeStatus(SubmissionStatus Status, uint RowVersion);
+
+    private static readonly Action<ILogger, string, string, string, string, Exception?> ClientErrorLogged =
+        LoggerMessage.Define<string, string, string, string>(LogLevel.Information, new EventId(1, "ClientError"), "{Method} {Path} answered as a client error: {Error}: {Message}");
+
+    /// <summary>The ProblemDetails answer for an exception that is the client's error, or null.</summary>
+    private static IResult? ClientError(Exception error) => error switch
+    {
+        PliersValidationException v => Results.ValidationProblem(
+            v.Errors.GroupBy(e => e.Path.Length == 0 ? "/" : e.Path).ToDictionary(g => g.Key, g => g.Select(e => $"{e.Keyword}: {e.Message}").ToArray()),
+            title: v.Message,
+            // the same errors for programs: pointer, keyword and the machine-readable detail (limit, allowed values, ...)
+            extensions: new Dictionary<string, object?> { ["violations"] = v.Errors.Select(e => new { path = e.Path, keyword = e.Keyword, detail = e.Detail }).ToArray() }),
+        PliersNotFoundException n => Results.Problem(n.Message, statusCode: StatusCodes.Status404NotFound),
+        PliersConflictException c => Results.Problem(c.Message, statusCode: StatusCodes.Status409Conflict, title: c.Rule),
+        PliersConcurrencyException c => Results.Problem(c.Message, statusCode: StatusCodes.Status409Conflict, title: "concurrency"),
+        BadHttpRequestException or JsonException => Results.Problem("The request body is not valid JSON for this endpoint.", statusCode: StatusCodes.Status400BadRequest),
+        ArgumentException a => Results.Problem(a.Message, statusCode: StatusCodes.Status400BadRequest, title: "Invalid argument"), // a foreign paging cursor, a page size out of range
+        _ => null,
+    };
+
     /// <summary>Builds the application; configuration section "Pliers" holds the connection string and schema.</summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
         configure?.Invoke(builder);
         builder.Services.AddProblemDetails();
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter())); // "Submitted", not 1
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true); // malformed bodies reach the client-error answer
         builder.Services.AddPliersData(builder.Configuration.GetSection("Pliers"));
         builder.Services.AddPliersMigrationsOnStartup();
         builder.Services.AddHealthChecks().AddPliersData();
 
         var app = builder.Build();
-        app.UseExceptionHandler(handler => handler.Run(async context =>
-        {
-            var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
-            var result = error switch
-            {
-                PliersValidationException v => Results.ValidationProblem(
-                    v.Errors.GroupBy(e => e.Path.Length == 0 ? "/" : e.Path).ToDictionary(g => g.Key, g => g.Select(e => $"{e.Keyword}: {e.Message}").ToArray()),
-                    title: v.Message,
-                    // the same errors for programs: pointer, keyword and the machine-readable detail (limit, allowed values, ...)
-                    extensions: new Dictionary<string, object?> { ["violations"] = v.Errors.Select(e => new { path = e.Path, keyword = e.Keyword, detail = e.Detail }).ToArray() }),
-                PliersNotFoundException n => Results.Problem(n.Message, statusCode: StatusCodes.Status404NotFound),
-                PliersConflictException c => Results.Problem(c.Message, statusCode: StatusCodes.Status409Conflict, title: c.Rule),
-                PliersConcurrencyException c => Results.Problem(c.Message, statusCode: StatusCodes.Status409Conflict, title: "concurrency"),
-                BadHttpRequestException or JsonException => Results.Problem("The request body is not valid JSON.", statusCode: StatusCodes.Status400BadRequest),
-                ArgumentException a => Results.Problem(a.Message, statusCode: StatusCodes.Status400BadRequest, title: "Invalid argument"), // a foreign paging cursor, a page size out of range
-                _ => Results.Problem("Unexpected error.", statusCode: StatusCodes.Status500InternalServerError),
-            };
-            await result.ExecuteAsync(context);
-        }));
 
+        // Client errors (invalid data, unknown ids, conflicts, malformed JSON) are answers, not failures: ProblemDetails,
+        // logged as information. Anything else reaches the exception handler: a 500 ProblemDetails, logged as an error.
+        var clientErrors = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Pliers.Data.WebApi.ClientErrors");
+        app.UseExceptionHandler();
+        app.UseStatusCodePages(); // 404 for unknown routes, 405, bodiless 400s: ProblemDetails too
+        app.Use(async (context, next) =>
+        {
+            try
+            {
+                await next(context);
+            }
+            catch (Exception error) when (ClientError(error) is { } result && !context.Response.HasStarted)
+            {
+                ClientErrorLogged(clientErrors, context.Request.Method, context.Request.Path, error.GetType().Name, error.Message, null);
+                await result.ExecuteAsync(context);
+            }
+        });
         app.MapPost("/forms", async (CreateForm body, IFormDefinitionRepository forms, CancellationToken ct) =>
         {
             var created = await forms.CreateAsync(body.Name, body.Definition, ct);
@@ -62,6 +84,8 @@ public static class WebApiApp
             await submissions.GetByIdAsync(id, ct) is { } found ? Results.Ok(found) : Results.NotFound());
         app.MapGet("/submissions", async (string? form, SubmissionStatus? status, string? cursor, int? pageSize, IFormSubmissionRepository submissions, CancellationToken ct) =>
             Results.Ok(await submissions.QueryAsync(new SubmissionQuery { FormName = form, Status = status, Cursor = cursor, PageSize = pageSize ?? 50 }, ct)));
+        app.MapPost("/submissions/{id:guid}/status", async (Guid id, ChangeStatus body, IFormSubmissionRepository submissions, CancellationToken ct) =>
+            Results.Ok(await submissions.ChangeStatusAsync(id, body.RowVersion, body.Status, ct)));
         app.MapGet("/events/{aggregateId:guid}", (Guid aggregateId, IEventStore events, CancellationToken ct) =>
             Results.Ok(events.ReadStreamAsync(aggregateId, 1, ct)));
         app.MapHealthChecks("/health");

@@ -17,7 +17,9 @@ internal static class CliApp
 
         commands:
           migrate                 apply every pending Pliers migration (under an advisory lock)
-          rollback --to <version> revert down to <version>; 0 removes every Pliers object
+          rollback --to <version> [--force]
+                                  revert down to <version>; 0 removes every Pliers object. A rollback that would
+                                  drop tables holding rows says how many and needs --force
           status                  list applied and pending migrations
           verify                  compare the live schema with the migrations; exit 1 on drift
           grant --role <name>     give an application role exactly what the library needs (no DDL, events append-only)
@@ -45,6 +47,7 @@ internal static class CliApp
         }
 
         string? connection = null, schema = null, to = null, role = null;
+        var force = false;
         var counts = new Dictionary<string, int> { ["--forms"] = 100, ["--submissions"] = 10_000, ["--events"] = 10_000, ["--seed"] = 20261125 };
         for (var i = 1; i < args.Length; i++)
         {
@@ -53,6 +56,12 @@ internal static class CliApp
             {
                 output.WriteLine(Usage);
                 return Success;
+            }
+
+            if (name == "--force" && command == "rollback")
+            {
+                force = true;
+                continue;
             }
 
             var isCount = counts.ContainsKey(name) && command == "seed";
@@ -136,7 +145,7 @@ internal static class CliApp
                 return command switch
                 {
                     "migrate" => await MigrateAsync(services, output, cancellationToken).ConfigureAwait(false),
-                    "rollback" => await RollbackAsync(services, toVersion, output, cancellationToken).ConfigureAwait(false),
+                    "rollback" => await RollbackAsync(services, toVersion, force, output, error, cancellationToken).ConfigureAwait(false),
                     "status" => await StatusAsync(services, output, cancellationToken).ConfigureAwait(false),
                     "grant" => await GrantAsync(services, role!, output, cancellationToken).ConfigureAwait(false),
                     "seed" => await SeedAsync(services, new Pliers.Data.Seeding.SeedPlan(counts["--forms"], counts["--submissions"], counts["--events"], counts["--seed"]), output, cancellationToken).ConfigureAwait(false),
@@ -169,13 +178,55 @@ internal static class CliApp
         return Success;
     }
 
-    private static async Task<int> RollbackAsync(IServiceProvider services, long toVersion, TextWriter output, CancellationToken cancellationToken)
+    private static async Task<int> RollbackAsync(IServiceProvider services, long toVersion, bool force, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
+        if (!force && await RowsDroppedAsync(services, toVersion, cancellationToken).ConfigureAwait(false) is { Count: > 0 } doomed)
+        {
+            error.WriteLine($"pliers-data: rolling back to {toVersion} would drop {string.Join(", ", doomed.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Table} ({t.Rows:N0} row{(t.Rows == 1 ? string.Empty : "s")})")))}; nothing was changed. Pass --force to destroy them.");
+            return Failure;
+        }
+
         var result = await services.RollbackPliersDatabaseAsync(toVersion, cancellationToken).ConfigureAwait(false);
         output.WriteLine(result.Applied.Count == 0
             ? $"schema '{result.Schema}': nothing to revert; at version {result.ToVersion}"
             : $"schema '{result.Schema}': reverted {string.Join(", ", result.Applied)}; now at version {result.ToVersion}");
         return Success;
+    }
+
+    /// <summary>
+    /// The tables the rollback would drop that hold rows: the tables named by a <c>drop table</c> of the Down of an
+    /// applied migration newer than <paramref name="toVersion"/>, with their exact row counts.
+    /// </summary>
+    private static async Task<List<(string Table, long Rows)>> RowsDroppedAsync(IServiceProvider services, long toVersion, CancellationToken cancellationToken)
+    {
+        var database = services.GetRequiredService<Pliers.Data.Internal.PliersDatabase>();
+        var status = await services.GetPliersMigrationStatusAsync(cancellationToken).ConfigureAwait(false);
+        var applied = status.Migrations.Where(m => m.AppliedOn is not null && m.Version > toVersion).Select(m => m.Version).ToHashSet();
+        var drop = new System.Text.RegularExpressions.Regex(@"^drop table (?:if exists )?" + System.Text.RegularExpressions.Regex.Escape(database.QuotedSchema) + @"\.([a-z_][a-z0-9_]*)", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+        var tables = Pliers.Data.Migrations.PliersMigrations.All(database.Schema)
+            .Where(m => applied.Contains(m.Version))
+            .SelectMany(m => m.DownStatements(database.QuotedSchema))
+            .Select(statement => drop.Match(statement))
+            .Where(m => m.Success)
+            .Select(m => m.Groups[1].Value)
+            .Distinct(StringComparer.Ordinal)
+            .ToArray();
+        var doomed = new List<(string Table, long Rows)>();
+        var connection = await database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            foreach (var table in tables)
+            {
+                await using var count = new NpgsqlCommand($"select count(*) from {database.QuotedSchema}.{table}", connection);
+                var rows = (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+                if (rows > 0)
+                {
+                    doomed.Add((table, rows));
+                }
+            }
+        }
+
+        return doomed;
     }
 
     private static async Task<int> StatusAsync(IServiceProvider services, TextWriter output, CancellationToken cancellationToken)

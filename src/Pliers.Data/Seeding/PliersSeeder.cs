@@ -41,25 +41,40 @@ internal sealed class PliersSeeder(PliersDatabase database)
             throw new ArgumentException("Submissions need at least one form.", nameof(plan));
         }
 
-        var random = new Random(plan.Seed);
-        Guid NextId()
-        {
-            Span<byte> bytes = stackalloc byte[16];
-            random.NextBytes(bytes);
-            bytes[7] = (byte)((bytes[7] & 0x0F) | 0x40); // version 4 (random), deterministic from the seed
-            bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80);
-            return new Guid(bytes);
-        }
-
         var s = database.QuotedSchema;
         var definition = "{\"schema\": " + Schema + "}";
-        var forms = Enumerable.Range(0, plan.Forms).Select(i => (Id: NextId(), Name: $"seed-form-{i + 1:D6}")).ToArray();
         var connection = await database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             await using (transaction.ConfigureAwait(false))
             {
+                // A database that holds data already: seeds take turns, and a later one continues the form numbering
+                // (seed-form-000101 after 100) with identifiers drawn from the seed and that offset, so nothing collides
+                // and the same seed on the same database state still writes the same data.
+                int offset;
+                await using (var command = new NpgsqlCommand(
+                    $"select pg_advisory_xact_lock(hashtext('pliers.data/seed/' || @schema)), coalesce(max(substring(name from '^seed-form-([0-9]{{6,9}})$')::int), 0) from {s}.form_definitions",
+                    connection,
+                    transaction))
+                {
+                    command.Parameters.AddWithValue("schema", database.Schema);
+                    await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                    await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                    offset = reader.GetInt32(1);
+                }
+
+                var random = new Random(offset == 0 ? plan.Seed : unchecked((plan.Seed * 1_000_003) + offset));
+                Guid NextId()
+                {
+                    Span<byte> bytes = stackalloc byte[16];
+                    random.NextBytes(bytes);
+                    bytes[7] = (byte)((bytes[7] & 0x0F) | 0x40); // version 4 (random), deterministic from the seed
+                    bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80);
+                    return new Guid(bytes);
+                }
+
+                var forms = Enumerable.Range(0, plan.Forms).Select(i => (Id: NextId(), Name: $"seed-form-{offset + i + 1:D6}")).ToArray();
                 await using (var writer = await connection.BeginBinaryImportAsync($"copy {s}.form_definitions (id, name, version, definition, status) from stdin (format binary)", cancellationToken).ConfigureAwait(false))
                 {
                     foreach (var (id, name) in forms)

@@ -179,10 +179,70 @@ public sealed class SeedTests(PostgresFixture postgres)
 
             using var usage = new StringWriter();
             Assert.Equal(2, await CliApp.RunAsync(["seed", "--forms", "-3", "--connection", postgres.ConnectionString], TextWriter.Null, usage, Ct));
+
+            // A second seed on a schema that holds data adds to it: the numbering continues, nothing collides.
+            using (var again = new StringWriter())
+            using (var againError = new StringWriter())
+            {
+                Assert.True(0 == await CliApp.RunAsync(["seed", "--forms", "5", "--submissions", "100", "--events", "20", "--connection", postgres.ConnectionString, "--schema", first], again, againError, Ct), againError.ToString());
+            }
+
+            Assert.Equal(25L, await postgres.ScalarAsync<long>($"select count(*) from \"{first}\".form_definitions where status = 'active'"));
+            Assert.Equal(3100L, await postgres.ScalarAsync<long>($"select count(*) from \"{first}\".form_submissions"));
+            Assert.Equal("seed-form-000025", await postgres.ScalarAsync<string>($"select max(name) from \"{first}\".form_definitions"));
         }
         finally
         {
             await postgres.ExecuteAsync($"drop schema if exists \"{first}\" cascade; drop schema if exists \"{second}\" cascade");
+        }
+    }
+}
+
+public sealed class RollbackSafetyTests(PostgresFixture postgres)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_rollback_that_would_drop_rows_says_how_many_and_needs_force()
+    {
+        var schema = PostgresFixture.NewSchemaName("rb");
+        var cs = postgres.ConnectionString;
+        try
+        {
+            Assert.Equal(0, await CliApp.RunAsync(["migrate", "--connection", cs, "--schema", schema], TextWriter.Null, TextWriter.Null, Ct));
+
+            // Empty tables: no question asked.
+            Assert.Equal(0, await CliApp.RunAsync(["rollback", "--to", PliersMigrations.Versions[1].ToString(System.Globalization.CultureInfo.InvariantCulture), "--connection", cs, "--schema", schema], TextWriter.Null, TextWriter.Null, Ct));
+            Assert.Equal(0, await CliApp.RunAsync(["migrate", "--connection", cs, "--schema", schema], TextWriter.Null, TextWriter.Null, Ct));
+            Assert.Equal(0, await CliApp.RunAsync(["seed", "--forms", "2", "--submissions", "7", "--events", "3", "--connection", cs, "--schema", schema], TextWriter.Null, TextWriter.Null, Ct));
+
+            // A rollback that keeps every table needs nothing more.
+            var keeps = PliersMigrations.Versions[^2].ToString(System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(0, await CliApp.RunAsync(["rollback", "--to", keeps, "--connection", cs, "--schema", schema], TextWriter.Null, TextWriter.Null, Ct));
+            Assert.Equal(0, await CliApp.RunAsync(["migrate", "--connection", cs, "--schema", schema], TextWriter.Null, TextWriter.Null, Ct));
+
+            // One that drops tables with rows is refused, names them with their counts, and changes nothing.
+            using (var error = new StringWriter())
+            {
+                Assert.Equal(1, await CliApp.RunAsync(["rollback", "--to", "0", "--connection", cs, "--schema", schema], TextWriter.Null, error, Ct));
+                var message = error.ToString();
+                Assert.Contains("form_submissions (7 rows)", message, StringComparison.Ordinal);
+                Assert.Contains("form_definitions (2 rows)", message, StringComparison.Ordinal);
+                Assert.Contains("--force", message, StringComparison.Ordinal);
+            }
+
+            Assert.Equal(7L, await postgres.ScalarAsync<long>($"select count(*) from \"{schema}\".form_submissions"));
+
+            using (var output = new StringWriter())
+            {
+                Assert.Equal(0, await CliApp.RunAsync(["rollback", "--to", "0", "--force", "--connection", cs, "--schema", schema], output, TextWriter.Null, Ct));
+            }
+
+            Assert.Equal(0L, await postgres.ScalarAsync<long>($"select count(*) from pg_namespace where nspname = '{schema}'"));
+        }
+        finally
+        {
+            await postgres.ExecuteAsync($"drop schema if exists \"{schema}\" cascade");
         }
     }
 }

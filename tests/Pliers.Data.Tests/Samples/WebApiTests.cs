@@ -19,11 +19,13 @@ public sealed class WebApiTests(PostgresFixture postgres)
     public async Task Create_publish_submit_query_read_events_and_health_over_http()
     {
         var schema = PostgresFixture.NewSchemaName("web");
+        var logs = new RecordingLoggerProvider();
         await using var app = WebApiApp.Build(["--urls", "http://127.0.0.1:0"], builder =>
         {
             builder.Configuration["Pliers:ConnectionString"] = postgres.ConnectionString;
             builder.Configuration["Pliers:Schema"] = schema;
-            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            builder.Logging.SetMinimumLevel(LogLevel.Information);
+            builder.Logging.AddProvider(logs);
         });
         try
         {
@@ -67,6 +69,34 @@ public sealed class WebApiTests(PostgresFixture postgres)
             var events = await http.GetFromJsonAsync<JsonElement>($"/events/{formId}", Ct);
             Assert.Equal(["form.definition.created", "form.definition.published"], events.EnumerateArray().Select(e => e.GetProperty("eventType").GetString()));
 
+            // Status change by name; enums are written as strings.
+            var current = await http.GetFromJsonAsync<JsonElement>($"/submissions/{submissionId}", Ct);
+            Assert.Equal("Draft", current.GetProperty("status").GetString());
+            var changed = await http.PostAsJsonAsync($"/submissions/{submissionId}/status", new { status = "Submitted", rowVersion = current.GetProperty("rowVersion").GetUInt32() }, Ct);
+            Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+            Assert.Equal("Submitted", (await changed.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("status").GetString());
+            var stale = await http.PostAsJsonAsync($"/submissions/{submissionId}/status", new { status = "Approved", rowVersion = current.GetProperty("rowVersion").GetUInt32() }, Ct);
+            Assert.Equal(HttpStatusCode.Conflict, stale.StatusCode);
+            Assert.Equal("application/problem+json", stale.Content.Headers.ContentType?.MediaType);
+
+            // Every error is ProblemDetails: malformed JSON, an unknown route, an unknown id.
+            using (var malformed = new StringContent("{\"email\": ", System.Text.Encoding.UTF8, "application/json"))
+            {
+                var bad = await http.PostAsync("/forms/web-intake/submissions", malformed, Ct);
+                Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+                Assert.Equal("application/problem+json", bad.Content.Headers.ContentType?.MediaType);
+            }
+
+            var nowhere = await http.GetAsync("/no/such/route", Ct);
+            Assert.Equal(HttpStatusCode.NotFound, nowhere.StatusCode);
+            Assert.Equal("application/problem+json", nowhere.Content.Headers.ContentType?.MediaType);
+            var unknown = await http.GetAsync($"/submissions/{Guid.NewGuid()}", Ct);
+            Assert.Equal("application/problem+json", unknown.Content.Headers.ContentType?.MediaType);
+
+            // Client errors are logged as information, never as unhandled exceptions.
+            Assert.Contains(logs.Entries, e => e.Level == LogLevel.Information && e.Message.Contains("PliersValidationException", StringComparison.Ordinal));
+            Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
+
             var health = await http.GetAsync("/health", Ct);
             Assert.Equal(HttpStatusCode.OK, health.StatusCode);
             Assert.Equal("Healthy", await health.Content.ReadAsStringAsync(Ct));
@@ -76,5 +106,28 @@ public sealed class WebApiTests(PostgresFixture postgres)
             await app.StopAsync(Ct);
             await postgres.ExecuteAsync($"drop schema if exists \"{schema}\" cascade");
         }
+    }
+}
+
+/// <summary>Keeps every log entry of a host, for assertions on levels.</summary>
+internal sealed class RecordingLoggerProvider : ILoggerProvider
+{
+    public System.Collections.Concurrent.ConcurrentQueue<(LogLevel Level, string Category, string Message)> Entries { get; } = new();
+
+    public ILogger CreateLogger(string categoryName) => new Recorder(this, categoryName);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Recorder(RecordingLoggerProvider owner, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            owner.Entries.Enqueue((logLevel, category, formatter(state, exception)));
     }
 }
