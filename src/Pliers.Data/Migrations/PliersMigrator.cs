@@ -14,8 +14,8 @@ namespace Pliers.Data.Migrations;
 
 /// <summary>
 /// Runs the Pliers migrations for one schema. FluentMigrator has no lock of its own, so every run first
-/// takes a session-level advisory lock on a separate connection, then builds a private runner (never the
-/// host's FluentMigrator setup), and unlocks in <c>finally</c>.
+/// takes a transaction-level advisory lock held by an open transaction on a separate connection, then builds a
+/// private runner (never the host's FluentMigrator setup), and ends that transaction in <c>finally</c>.
 /// </summary>
 internal sealed class PliersMigrator
 {
@@ -377,58 +377,78 @@ internal sealed class PliersMigrator
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="action"/> on a connection of its own while a transaction on a second connection holds
+    /// <c>pg_advisory_xact_lock(key)</c>. A transaction keeps its server connection also through a transaction-pooling
+    /// PgBouncer, so the lock holds through a pooler as well as on a direct connection, and it goes with the
+    /// transaction: at the end of the run, or when the holder's connection dies. The transaction takes no snapshot
+    /// between statements and writes nothing, so it holds back neither vacuum nor the event store's horizon. The wait
+    /// is bounded by a transaction-local lock_timeout (no session setting of the library outlives its call).
+    /// </summary>
     private async Task<T> WithLockAsync<T>(Func<NpgsqlConnection, Task<T>> action, CancellationToken cancellationToken)
     {
-        // With a migration connection of its own (the owner, directly to the server) the lock is taken there too:
-        // the runner's connections and the lock must be session connections of the same server.
-        var connection = _database.OwnMigrationConnection
-            ? new NpgsqlConnection(_database.MigrationConnectionString)
-            : await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        // The holder is a physical connection of its own (outside every pool): a pool of one must not deadlock the run.
+        var holder = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(_database.MigrationConnectionString) { Pooling = false }.ConnectionString);
+        await using (holder.ConfigureAwait(false))
         {
-            if (connection.State != System.Data.ConnectionState.Open)
-            {
-                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            }
-
+            await holder.OpenAsync(cancellationToken).ConfigureAwait(false);
             var key = LockKey(Schema);
             var waiting = Stopwatch.StartNew();
-            try
+            var held = await holder.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (held.ConfigureAwait(false))
             {
-                // The wait is bounded by a transaction-local lock_timeout; the session-level advisory lock outlives the
-                // commit, the setting does not (no session setting of the library survives its call, also on a
-                // pooled server connection and when the wait times out).
-                var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-                await using (transaction.ConfigureAwait(false))
+                try
                 {
-                    await using var take = new NpgsqlCommand("select set_config('lock_timeout', @timeout, true), pg_advisory_lock(@key)", connection, transaction);
+                    await using var take = new NpgsqlCommand("select set_config('lock_timeout', @timeout, true), pg_advisory_xact_lock(@key)", holder, held);
                     take.Parameters.AddWithValue("timeout", ((long)_lockTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
                     take.Parameters.AddWithValue("key", key);
                     take.CommandTimeout = 0;
                     await take.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                 }
-            }
-            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
-            {
-                throw new PliersDataException(
-                    $"Timed out after {_lockTimeout} waiting for another host to finish migrating schema '{Schema}' (advisory lock {key}).", e);
-            }
-
-            PliersLog.MigrationLockTaken(_logger, Schema, waiting.ElapsedMilliseconds);
-            try
-            {
-                return await action(connection).ConfigureAwait(false);
-            }
-            finally
-            {
-                if (connection.State == System.Data.ConnectionState.Open)
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
                 {
-                    await using var release = new NpgsqlCommand("select pg_advisory_unlock(@key)", connection);
-                    release.Parameters.AddWithValue("key", key);
-                    await release.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+                    throw new PliersDataException(
+                        $"Timed out after {_lockTimeout} waiting for another host to finish migrating schema '{Schema}' (advisory lock {key}).", e);
+                }
+
+                PliersLog.MigrationLockTaken(_logger, Schema, waiting.ElapsedMilliseconds);
+                try
+                {
+                    var work = await OpenMigrationConnectionAsync(cancellationToken).ConfigureAwait(false);
+                    await using (work.ConfigureAwait(false))
+                    {
+                        return await action(work).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    if (holder.State == System.Data.ConnectionState.Open)
+                    {
+                        await held.CommitAsync(CancellationToken.None).ConfigureAwait(false); // releases the lock
+                    }
                 }
             }
+        }
+    }
+
+    /// <summary>A connection for migrations: the migration connection string's when one is set (the owner, direct), else the data source's.</summary>
+    private async Task<NpgsqlConnection> OpenMigrationConnectionAsync(CancellationToken cancellationToken)
+    {
+        if (!_database.OwnMigrationConnection)
+        {
+            return await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var connection = new NpgsqlConnection(_database.MigrationConnectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
     }
 
