@@ -39,6 +39,25 @@ public sealed class PliersDataOptions
     public string? MigrationConnectionString { get; set; }
 
     /// <summary>
+    /// Gets or sets whether <see cref="ConnectionString"/> reaches PostgreSQL through a transaction-pooling pooler
+    /// (PgBouncer with <c>pool_mode = transaction</c>), where a server connection serves a client only for one
+    /// transaction. Then the library prepares no statements (its data source gets <c>Max Auto Prepare=0</c> unless the
+    /// string says otherwise), and never LISTENs on a pooled connection: subscriptions and the definition cache listen
+    /// on <see cref="ListenConnectionString"/> when it is set; otherwise subscriptions poll every second and the
+    /// definition cache is off. Settings are always transaction-scoped and the migration lock holds through a pooler,
+    /// with or without this option (docs/operations.md, "PgBouncer").
+    /// </summary>
+    public bool TransactionPooling { get; set; }
+
+    /// <summary>
+    /// Gets or sets an optional connection string for LISTEN (subscriptions, the definition cache's invalidation), a
+    /// direct or session-pooled connection, for hosts whose <see cref="ConnectionString"/> goes through a
+    /// transaction-pooling pooler. When null, LISTEN uses <see cref="ConnectionString"/> unless
+    /// <see cref="TransactionPooling"/> is set.
+    /// </summary>
+    public string? ListenConnectionString { get; set; }
+
+    /// <summary>
     /// Gets or sets the schema that holds every Pliers object, including the migration version table.
     /// It must be a lower-case identifier (<c>[a-z_][a-z0-9_]*</c>, at most 63 characters, not starting with <c>pg_</c>).
     /// </summary>

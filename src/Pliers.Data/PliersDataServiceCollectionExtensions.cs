@@ -87,7 +87,7 @@ public static class PliersDataServiceCollectionExtensions
                     "Pliers.Data has no database: set PliersDataOptions.ConnectionString or register an NpgsqlDataSource before resolving Pliers services.");
             }
 
-            return PliersDataSources.Create(options.ConnectionString);
+            return PliersDataSources.Create(options.ConnectionString, options.TransactionPooling);
         });
         services.TryAddSingleton(sp =>
         {
@@ -95,7 +95,20 @@ public static class PliersDataServiceCollectionExtensions
             var dataSource = options.DataSourceKey is { } key
                 ? sp.GetRequiredKeyedService<NpgsqlDataSource>(key)
                 : sp.GetRequiredService<NpgsqlDataSource>();
-            return new PliersDatabase(dataSource, options.Schema, options.ConnectionString, sp.GetRequiredService<PliersReadDataSource>().DataSource, options.MaxDocumentDepth, options.MigrationConnectionString);
+            return new PliersDatabase(
+                dataSource,
+                options.Schema,
+                options.ConnectionString,
+                sp.GetRequiredService<PliersReadDataSource>().DataSource,
+                options.MaxDocumentDepth,
+                options.MigrationConnectionString,
+                options.TransactionPooling,
+                sp.GetRequiredService<PliersListenDataSource>().DataSource);
+        });
+        services.TryAddSingleton(sp =>
+        {
+            var listen = sp.GetRequiredService<IOptions<PliersDataOptions>>().Value.ListenConnectionString;
+            return new PliersListenDataSource(string.IsNullOrWhiteSpace(listen) ? null : PliersDataSources.Create(listen));
         });
         services.TryAddSingleton(sp =>
         {
@@ -109,7 +122,10 @@ public static class PliersDataServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var database = sp.GetRequiredService<PliersDatabase>();
-            return new ActiveDefinitionCache(database.DataSource, database.Schema, sp.GetRequiredService<IOptions<PliersDataOptions>>().Value.DefinitionCacheSize);
+            // No LISTEN (behind a transaction pooler without a listen connection): no invalidation, so no cache.
+            return database.ListenDataSource is { } listen
+                ? new ActiveDefinitionCache(listen, database.Schema, sp.GetRequiredService<IOptions<PliersDataOptions>>().Value.DefinitionCacheSize)
+                : new ActiveDefinitionCache(database.DataSource, database.Schema, 0);
         });
         services.TryAddSingleton<IFormDefinitionRepository>(sp => new PostgresFormDefinitionRepository(
             sp.GetRequiredService<PliersDatabase>(),

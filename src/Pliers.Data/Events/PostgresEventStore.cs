@@ -26,6 +26,8 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     private readonly AppendSignal _signal;
     private readonly int _maxDepth;
     private readonly Microsoft.Extensions.Logging.ILogger _logger;
+    private readonly NpgsqlDataSource? _listen;
+    private readonly bool _prepare;
 
     public PostgresEventStore(PliersDatabase database, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
@@ -34,6 +36,8 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         _read = database.ReadDataSource;
         _schema = database.Schema;
         _maxDepth = database.MaxDocumentDepth;
+        _listen = database.ListenDataSource;
+        _prepare = database.PrepareStatements;
         _signal = new AppendSignal(database.DataSource, database.Schema);
         Table = new EventsTable(database);
     }
@@ -135,7 +139,12 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
             p.Add(new NpgsqlParameter<string?[]>("metadata", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = batch.Metadata });
         }
 
-        await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        if (_prepare)
+        {
+            // Measured hot path: prepared once per physical connection. Never behind a transaction pooler (a prepared
+            // statement lives on one server connection) or with Max Auto Prepare=0.
+            await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        }
 
         var positions = new List<long>(batch.Count);
         ulong transaction = 0;
@@ -272,7 +281,30 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     public async IAsyncEnumerable<StoredEvent> SubscribeAllAsync(GlobalPosition after, EventFilter? filter = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         const int batchSize = 500;
-        var listener = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        if (_listen is null)
+        {
+            // Behind a transaction pooler without a listen connection: LISTEN would stay behind on a pooled server
+            // connection and hear nothing, so read again every second (the delay is bounded by that second).
+            var position = after;
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var read = 0;
+                await foreach (var e in ReadAllAsync(position, batchSize, filter, cancellationToken).ConfigureAwait(false))
+                {
+                    read++;
+                    position = e.GlobalPosition;
+                    yield return e;
+                }
+
+                if (read < batchSize)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+
+        var listener = await _listen.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (listener.ConfigureAwait(false))
         {
             var woken = 0;

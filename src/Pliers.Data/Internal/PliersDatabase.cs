@@ -5,8 +5,10 @@ namespace Pliers.Data.Internal;
 /// <summary>The resolved connection settings every Pliers component shares: the data source and the validated schema.</summary>
 internal sealed class PliersDatabase
 {
-    public PliersDatabase(NpgsqlDataSource dataSource, string schema, string? connectionString, NpgsqlDataSource? readDataSource = null, int maxDocumentDepth = 64, string? migrationConnectionString = null)
+    public PliersDatabase(NpgsqlDataSource dataSource, string schema, string? connectionString, NpgsqlDataSource? readDataSource = null, int maxDocumentDepth = 64, string? migrationConnectionString = null, bool transactionPooling = false, NpgsqlDataSource? listenDataSource = null)
     {
+        ListenDataSource = listenDataSource ?? (transactionPooling ? null : dataSource);
+        PrepareStatements = !transactionPooling && new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MaxAutoPrepare > 0;
         OwnMigrationConnection = !string.IsNullOrWhiteSpace(migrationConnectionString);
         MaxDocumentDepth = maxDocumentDepth;
         DataSource = dataSource;
@@ -32,8 +34,22 @@ internal sealed class PliersDatabase
     /// <summary>FluentMigrator opens connections of its own and needs a connection string.</summary>
     public string MigrationConnectionString { get; }
 
+    /// <summary>Where LISTEN goes: a direct connection when one is configured, the data source unless it is transaction-pooled, else nowhere (poll).</summary>
+    public NpgsqlDataSource? ListenDataSource { get; }
+
+    /// <summary>Whether the hot paths may prepare statements explicitly (not behind a transaction pooler, not with <c>Max Auto Prepare=0</c>).</summary>
+    public bool PrepareStatements { get; }
+
     /// <summary>Whether migrations have a connection of their own (<see cref="PliersDataOptions.MigrationConnectionString"/>), for the lock as well.</summary>
     public bool OwnMigrationConnection { get; }
+}
+
+/// <summary>The data source built from <see cref="PliersDataOptions.ListenConnectionString"/>, owned (and disposed) by the container.</summary>
+internal sealed class PliersListenDataSource(NpgsqlDataSource? dataSource) : IAsyncDisposable
+{
+    public NpgsqlDataSource? DataSource { get; } = dataSource;
+
+    public ValueTask DisposeAsync() => DataSource?.DisposeAsync() ?? ValueTask.CompletedTask;
 }
 
 /// <summary>The data source built from <see cref="PliersDataOptions.ReadConnectionString"/>, owned (and disposed) by the container.</summary>
@@ -55,7 +71,7 @@ internal static class PliersDataSources
     /// for a prepared command; Npgsql prepares a statement after its fifth use) unless the string sets
     /// <c>Max Auto Prepare</c> itself (0 turns it off, e.g. behind a transaction-pooling PgBouncer older than 1.21).
     /// </summary>
-    public static NpgsqlDataSource Create(string connectionString)
+    public static NpgsqlDataSource Create(string connectionString, bool transactionPooling = false)
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         // The generic builder keeps only the keys the string names (Npgsql's own answers "known keyword" instead).
@@ -63,7 +79,7 @@ internal static class PliersDataSources
         var explicitlySet = named.Keys.Cast<string>().Any(k => string.Equals(k.Replace(" ", string.Empty, StringComparison.Ordinal), "MaxAutoPrepare", StringComparison.OrdinalIgnoreCase));
         if (!explicitlySet)
         {
-            builder.ConnectionStringBuilder.MaxAutoPrepare = DefaultMaxAutoPrepare;
+            builder.ConnectionStringBuilder.MaxAutoPrepare = transactionPooling ? 0 : DefaultMaxAutoPrepare;
         }
 
         return builder.Build();

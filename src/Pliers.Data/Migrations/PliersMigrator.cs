@@ -382,8 +382,8 @@ internal sealed class PliersMigrator
     /// <c>pg_advisory_xact_lock(key)</c>. A transaction keeps its server connection also through a transaction-pooling
     /// PgBouncer, so the lock holds through a pooler as well as on a direct connection, and it goes with the
     /// transaction: at the end of the run, or when the holder's connection dies. The transaction takes no snapshot
-    /// between statements and writes nothing, so it holds back neither vacuum nor the event store's horizon. The wait
-    /// is bounded by a transaction-local lock_timeout (no session setting of the library outlives its call).
+    /// between statements and writes nothing, so it holds back neither vacuum nor the event store's horizon. Waiting is
+    /// bounded by <see cref="PliersDataOptions.MigrationLockTimeout"/> and changes no setting.
     /// </summary>
     private async Task<T> WithLockAsync<T>(Func<NpgsqlConnection, Task<T>> action, CancellationToken cancellationToken)
     {
@@ -394,23 +394,9 @@ internal sealed class PliersMigrator
             await holder.OpenAsync(cancellationToken).ConfigureAwait(false);
             var key = LockKey(Schema);
             var waiting = Stopwatch.StartNew();
-            var held = await holder.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            var held = await TakeLockAsync(holder, key, waiting, cancellationToken).ConfigureAwait(false);
             await using (held.ConfigureAwait(false))
             {
-                try
-                {
-                    await using var take = new NpgsqlCommand("select set_config('lock_timeout', @timeout, true), pg_advisory_xact_lock(@key)", holder, held);
-                    take.Parameters.AddWithValue("timeout", ((long)_lockTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
-                    take.Parameters.AddWithValue("key", key);
-                    take.CommandTimeout = 0;
-                    await take.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                }
-                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
-                {
-                    throw new PliersDataException(
-                        $"Timed out after {_lockTimeout} waiting for another host to finish migrating schema '{Schema}' (advisory lock {key}).", e);
-                }
-
                 PliersLog.MigrationLockTaken(_logger, Schema, waiting.ElapsedMilliseconds);
                 try
                 {
@@ -428,6 +414,43 @@ internal sealed class PliersMigrator
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Takes the lock in a transaction that stays open. The wait is a loop of short transactions with
+    /// <c>pg_try_advisory_xact_lock</c> (50 ms, doubling to 1 s between tries, up to the lock timeout): a host that
+    /// waits holds no server connection of a pooler between tries, so waiting hosts cannot starve the holder's pool.
+    /// </summary>
+    private async Task<NpgsqlTransaction> TakeLockAsync(NpgsqlConnection holder, long key, Stopwatch waiting, CancellationToken cancellationToken)
+    {
+        var pause = TimeSpan.FromMilliseconds(50);
+        while (true)
+        {
+            var transaction = await holder.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            bool taken;
+            await using (var take = new NpgsqlCommand("select pg_try_advisory_xact_lock(@key)", holder, transaction))
+            {
+                take.Parameters.AddWithValue("key", key);
+                taken = (bool)(await take.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            }
+
+            if (taken)
+            {
+                return transaction;
+            }
+
+            await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+            await transaction.DisposeAsync().ConfigureAwait(false);
+            if (waiting.Elapsed >= _lockTimeout)
+            {
+                throw new PliersDataException(
+                    $"Timed out after {_lockTimeout} waiting for another host to finish migrating schema '{Schema}' (advisory lock {key}).");
+            }
+
+            var left = _lockTimeout - waiting.Elapsed;
+            await Task.Delay(pause < left ? pause : left, cancellationToken).ConfigureAwait(false);
+            pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
         }
     }
 
