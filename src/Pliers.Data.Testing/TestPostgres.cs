@@ -180,6 +180,31 @@ public sealed class TestPostgres : IAsyncDisposable
 
     private string? _dataDirectory;
 
+    /// <summary>
+    /// Stops a local cluster at once (<c>pg_ctl stop -m immediate</c>), the way a crash or a lost machine would: no
+    /// checkpoint, every connection cut. Only for a <see cref="TestPostgresSource.LocalBinaries"/> server; for failover
+    /// tests. Dispose it as usual afterwards.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait for the stop.</param>
+    /// <returns>A task that completes when the server is gone.</returns>
+    /// <exception cref="NotSupportedException">This server was not started from the local binaries.</exception>
+    public Task KillAsync(CancellationToken cancellationToken = default) =>
+        _local is { } info && _dataDirectory is { } data
+            ? LocalCluster.RunAsync(Path.Combine(info.BinDir, "pg_ctl"), ["stop", "-D", data, "-m", "immediate", "-w", "-t", "60"], info.RunAsPostgres, cancellationToken)
+            : throw new NotSupportedException("Only a cluster started from the local binaries can be killed.");
+
+    /// <summary>
+    /// Promotes a streaming standby (<see cref="StartStandbyAsync"/>) to a primary (<c>pg_ctl promote -w</c>): it stops
+    /// following, finishes recovery and accepts writes on the same port.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait for the promotion.</param>
+    /// <returns>A task that completes when the server accepts writes.</returns>
+    /// <exception cref="NotSupportedException">This server was not started from the local binaries.</exception>
+    public Task PromoteAsync(CancellationToken cancellationToken = default) =>
+        _local is { } info && _dataDirectory is { } data
+            ? LocalCluster.RunAsync(Path.Combine(info.BinDir, "pg_ctl"), ["promote", "-D", data, "-w", "-t", "60"], info.RunAsPostgres, cancellationToken)
+            : throw new NotSupportedException("Only a cluster started from the local binaries can be promoted.");
+
     private sealed record LocalInfo(string BinDir, bool RunAsPostgres, string Password, TestPostgresOptions Options);
 
     private const string DockerSocket = "/var/run/docker.sock";
@@ -337,7 +362,14 @@ public sealed class TestPostgres : IAsyncDisposable
                 }
                 catch (InvalidOperationException)
                 {
-                    await RunAsync(Path.Combine(binDir, "pg_ctl"), ["stop", "-D", data, "-m", "immediate", "-w"], runAsPostgres, CancellationToken.None).ConfigureAwait(false);
+                    try
+                    {
+                        await RunAsync(Path.Combine(binDir, "pg_ctl"), ["stop", "-D", data, "-m", "immediate", "-w"], runAsPostgres, CancellationToken.None).ConfigureAwait(false);
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        // Not running any more (killed by KillAsync, or it died): nothing left to stop.
+                    }
                 }
                 finally
                 {
@@ -517,7 +549,7 @@ public sealed class TestPostgres : IAsyncDisposable
             }
         }
 
-        private static async Task<string> RunAsync(string fileName, IReadOnlyList<string> arguments, bool asPostgres, CancellationToken cancellationToken)
+        internal static async Task<string> RunAsync(string fileName, IReadOnlyList<string> arguments, bool asPostgres, CancellationToken cancellationToken)
         {
             var start = asPostgres
                 ? new ProcessStartInfo("runuser", ["-u", "postgres", "--", fileName, .. arguments])
