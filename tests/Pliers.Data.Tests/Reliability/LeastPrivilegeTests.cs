@@ -143,6 +143,21 @@ public sealed class LeastPrivilegeTests(PostgresFixture postgres)
                 var health = await HealthAsync(services);
                 Assert.True(health.Status == HealthStatus.Healthy, health.Description);
                 Assert.True((await services.VerifyPliersDatabaseAsync(Ct)).IsMatch);
+
+                // The lag metric and a subscription (LISTEN) work as the application role too.
+                var store = services.GetRequiredService<IEventStore>();
+                Assert.True(await store.GetReaderLagAsync(Ct) >= TimeSpan.Zero);
+                var stream = Guid.NewGuid();
+                await store.AppendAsync(stream, "t", 0, [NewEvent.FromJson("e", "{}")], Ct);
+                using var reading = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+                reading.CancelAfter(TimeSpan.FromSeconds(30));
+                await foreach (var e in store.SubscribeAllAsync(GlobalPosition.Start, null, reading.Token))
+                {
+                    if (e.AggregateId == stream)
+                    {
+                        break;
+                    }
+                }
             }
 
             // Drift made by someone else is named, to the application role too.
