@@ -37,6 +37,58 @@ internal sealed class EventScenarios : IScenario, IAsyncDisposable
         await SetUpAsync(context, cancellationToken);
         var results = new List<BenchmarkResult>();
         var store = _pliers!.GetRequiredService<IEventStore>();
+        if (context.Events > 0)
+        {
+            // The cost curve: the store already holds this many events (streams of ten), written by the library's
+            // seeder exactly as `pliers-data seed --events N` writes them. The raw baseline's table stays empty.
+            context.Log.WriteLine($"  seeding {context.Events:N0} events...");
+            var seeding = System.Diagnostics.Stopwatch.StartNew();
+            await _pliers!.GetRequiredService<Pliers.Data.Seeding.PliersSeeder>().SeedAsync(new Pliers.Data.Seeding.SeedPlan(0, 0, context.Events, 20261205), cancellationToken);
+            await using (var analyze = _raw!.CreateCommand($"analyze {PliersSchema}.events"))
+            {
+                analyze.CommandTimeout = 3600;
+                await analyze.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            context.Log.WriteLine($"  seeded in {seeding.Elapsed.TotalSeconds:F0} s");
+        }
+
+        // events.readall: 1,000 events of the global order from the middle of the store, the library against the
+        // same keyset query by hand.
+        {
+            var writer = Guid.NewGuid();
+            for (var b = 0; b < 20; b++)
+            {
+                await store.AppendAsync(writer, "bench", b * 100, Enumerable.Range(0, 100).Select(n => NewEvent.Create("bench.happened", new BenchEvent(n, Text))).ToArray(), cancellationToken);
+            }
+
+            GlobalPosition middle;
+            await using (var find = _raw!.CreateCommand($"select transaction_id::text::bigint, position from {PliersSchema}.events order by transaction_id, position offset (select count(*) / 2 from {PliersSchema}.events) - 500 limit 1"))
+            {
+                find.CommandTimeout = 3600;
+                await using var reader = await find.ExecuteReaderAsync(cancellationToken);
+                await reader.ReadAsync(cancellationToken);
+                middle = new GlobalPosition((ulong)reader.GetInt64(0), reader.GetInt64(1));
+            }
+
+            var readAlls = context.Quick ? 120 : 600;
+            results.AddRange(await context.MeasureInterleavedAsync(
+                "events.readall",
+                rounds: 6,
+                warmup: 10,
+                iterationsPerRound: readAlls / 6,
+                ("pliers", async _ =>
+                {
+                    var count = 0;
+                    await foreach (var e in store.ReadAllAsync(middle, 1000, null, cancellationToken))
+                    {
+                        count++;
+                    }
+
+                    Check(count);
+                }, 1000),
+                ("raw", _ => RawReadAllAsync(middle, cancellationToken), 1000)));
+        }
         var single = context.Quick ? 1500 : 5000;
         var batches = context.Quick ? 100 : 400;
         var perWriter = context.Quick ? 300 : 1000;
@@ -164,6 +216,23 @@ internal sealed class EventScenarios : IScenario, IAsyncDisposable
         }
 
         return results;
+    }
+
+    /// <summary>The same keyset page of the global order by hand.</summary>
+    private async Task RawReadAllAsync(GlobalPosition after, CancellationToken cancellationToken)
+    {
+        await using var command = _raw!.CreateCommand($"select id, aggregate_id, aggregate_type, event_type, event_data::text, event_version, position, transaction_id::text from {PliersSchema}.events where (transaction_id, position) > (@t::text::xid8, @p) order by transaction_id, position limit 1000");
+        command.Parameters.Add(new NpgsqlParameter<string>("t", after.TransactionId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        command.Parameters.Add(new NpgsqlParameter<long>("p", after.Position));
+        var count = 0;
+        await using var rows = await command.ExecuteReaderAsync(cancellationToken);
+        while (await rows.ReadAsync(cancellationToken))
+        {
+            _ = rows.GetString(4);
+            count++;
+        }
+
+        Check(count);
     }
 
     private static void Check(int count)

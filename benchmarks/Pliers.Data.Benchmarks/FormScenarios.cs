@@ -31,7 +31,7 @@ internal sealed class FormScenarios : IScenario
         {
             var benchSchema = SharedData.BenchSchema;
             var benchInstance = SharedData.BenchInstance;
-            context.Log.WriteLine("  seeding 10,000 forms and 100,000 submissions...");
+            context.Log.WriteLine($"  seeding 10,000 forms and {context.Submissions:N0} submissions...");
             await using (var seed = raw.CreateCommand($$"""
                 insert into {{s}}.form_definitions (name, version, definition, status)
                 select 'form-' || i, 1, jsonb_build_object('schema', @schema::jsonb), 'active' from generate_series(1, 10000) i;
@@ -39,15 +39,16 @@ internal sealed class FormScenarios : IScenario
                 select d.id, 1,
                        jsonb_set(jsonb_set(@instance::jsonb, '{title}', to_jsonb('Request ' || g)), '{category}', to_jsonb((array['housing','health','education','transport','other'])[1 + g % 5])),
                        (array['draft', 'submitted', 'approved', 'rejected'])[1 + g % 4], now() - make_interval(secs => g)
-                from generate_series(1, 100000) g
+                from generate_series(1, @submissions) g
                 join {{s}}.form_definitions d on d.name = 'form-' || case when g % 2 = 0 then 1 else 1 + g % 10000 end;
                 analyze {{s}}.form_definitions;
                 analyze {{s}}.form_submissions;
                 """))
             {
-                seed.CommandTimeout = 600;
                 seed.Parameters.Add(new NpgsqlParameter("schema", NpgsqlDbType.Text) { Value = benchSchema });
                 seed.Parameters.Add(new NpgsqlParameter("instance", NpgsqlDbType.Text) { Value = benchInstance });
+                seed.Parameters.Add(new NpgsqlParameter<int>("submissions", context.Submissions));
+                seed.CommandTimeout = 3600;
                 await seed.ExecuteNonQueryAsync(cancellationToken);
             }
 

@@ -24,6 +24,12 @@ internal sealed class BenchmarkContext(string connectionString, bool quick, Text
 
     public TextWriter Log { get; } = log;
 
+    /// <summary>Submissions the forms scenarios seed (the cost curve's row count).</summary>
+    public int Submissions { get; init; } = 100_000;
+
+    /// <summary>Events seeded into the event store before the events scenarios (0: an empty store).</summary>
+    public int Events { get; init; }
+
     /// <summary>A host's service provider on a new, migrated Pliers schema of its own.</summary>
     public async Task<ServiceProvider> MigratedPliersAsync(string schema, CancellationToken cancellationToken)
     {

@@ -12,9 +12,13 @@ const string usage = """
       --filter PREFIX  run only scenarios whose name starts with PREFIX
       --no-fsync       start the throwaway server with fsync, synchronous_commit and full_page_writes off
                        (measures CPU and protocol cost without the disk's flush latency)
+      --submissions N  seed N submissions for the forms scenarios (default 100000; the cost curve: 1000 ... 1000000)
+      --events N       seed N events (streams of ten, with the library's seeder) into the event store before the
+                       events scenarios (default 0; the cost curve: 10000000)
     """;
 
 bool quick = false, noFsync = false;
+int submissionRows = 100_000, eventRows = 0;
 string? json = null, connection = null, filter = null;
 for (var i = 0; i < args.Length; i++)
 {
@@ -25,6 +29,8 @@ for (var i = 0; i < args.Length; i++)
         case "--json" when i + 1 < args.Length: json = args[++i]; break;
         case "--connection" when i + 1 < args.Length: connection = args[++i]; break;
         case "--filter" when i + 1 < args.Length: filter = args[++i]; break;
+        case "--submissions" when i + 1 < args.Length && int.TryParse(args[i + 1], out var n) && n >= 1000: submissionRows = n; i++; break;
+        case "--events" when i + 1 < args.Length && int.TryParse(args[i + 1], out var m) && m >= 0: eventRows = m; i++; break;
         case "-h" or "--help": Console.WriteLine(usage); return 0;
         default: Console.Error.WriteLine($"unknown or incomplete option '{args[i]}'\n{usage}"); return 2;
     }
@@ -55,10 +61,10 @@ try
 {
     await using var events = new EventScenarios();
     IScenario[] scenarios = [new MigrationsUpScenario(), events, new ValidationDbScenario(), new FormScenarios(), new PoolScenario()];
-    var context = new BenchmarkContext(connection, quick, Console.Out);
+    var context = new BenchmarkContext(connection, quick, Console.Out) { Submissions = submissionRows, Events = eventRows };
     var results = new List<BenchmarkResult>();
     var total = Stopwatch.StartNew();
-    Console.WriteLine($"Pliers.Data benchmarks ({(quick ? "quick" : "full")}), {Environment.ProcessorCount} cores, .NET {Environment.Version}");
+    Console.WriteLine($"Pliers.Data benchmarks ({(quick ? "quick" : "full")}), {Environment.ProcessorCount} cores, .NET {Environment.Version}, {submissionRows:N0} submissions, {eventRows:N0} seeded events");
     foreach (var scenario in scenarios.Where(s => filter is null || s.Name.StartsWith(filter, StringComparison.Ordinal)))
     {
         Console.WriteLine(scenario.Name);
