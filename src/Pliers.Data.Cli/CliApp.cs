@@ -217,8 +217,7 @@ internal static class CliApp
         {
             foreach (var table in tables)
             {
-                await using var count = new NpgsqlCommand($"select count(*) from {database.QuotedSchema}.{table}", connection);
-                var rows = (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+                var rows = await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, new Dapper.CommandDefinition($"select count(*) from {database.QuotedSchema}.{table}", cancellationToken: cancellationToken)).ConfigureAwait(false);
                 if (rows > 0)
                 {
                     doomed.Add((table, rows));
