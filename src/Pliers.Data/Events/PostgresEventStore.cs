@@ -275,10 +275,72 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     }
 
     /// <summary>
+    /// A subscription that survives a lost connection (a server restart, a killed backend, a failover): on a
+    /// transient error it reconnects with backoff (100 ms, doubling to 5 s; reset by progress) and continues after
+    /// the last event it delivered, so nothing is skipped and nothing delivered twice. Other errors end it.
+    /// </summary>
+    public async IAsyncEnumerable<StoredEvent> SubscribeAllAsync(GlobalPosition after, EventFilter? filter = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var checkpoint = after;
+        var backoff = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var attempt = SubscribeOnceAsync(checkpoint, filter, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            Exception? lost = null;
+            try
+            {
+                while (true)
+                {
+                    try
+                    {
+                        if (!await attempt.MoveNextAsync().ConfigureAwait(false))
+                        {
+                            yield break;
+                        }
+                    }
+                    catch (Exception e) when (Transient(e) && !cancellationToken.IsCancellationRequested)
+                    {
+                        lost = e;
+                        break;
+                    }
+
+                    checkpoint = attempt.Current.GlobalPosition;
+                    backoff = TimeSpan.FromMilliseconds(100);
+                    yield return attempt.Current;
+                }
+            }
+            finally
+            {
+                try
+                {
+                    await attempt.DisposeAsync().ConfigureAwait(false);
+                }
+                catch (Exception e) when (Transient(e))
+                {
+                    // the connection is already gone
+                }
+            }
+
+            PliersLog.SubscriptionReconnecting(_logger, _schema, checkpoint.ToString(), (long)backoff.TotalMilliseconds, lost!);
+            await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+        }
+    }
+
+    /// <summary>A lost or refused connection, or a server shutting down: worth reconnecting for.</summary>
+    private static bool Transient(Exception e) => e switch
+    {
+        PostgresException p => p.SqlState.StartsWith("08", StringComparison.Ordinal) || p.SqlState.StartsWith("57P", StringComparison.Ordinal) || p.SqlState.StartsWith("53", StringComparison.Ordinal),
+        NpgsqlException n => n.IsTransient || n.InnerException is IOException or System.Net.Sockets.SocketException or TimeoutException,
+        _ => false,
+    };
+
+    /// <summary>
     /// LISTEN/NOTIFY is raw Npgsql (Dapper has no notion of it): one connection per subscription waits for the
     /// library's notifications and reads again, through <see cref="ReadAllAsync"/>, when woken or every second.
     /// </summary>
-    public async IAsyncEnumerable<StoredEvent> SubscribeAllAsync(GlobalPosition after, EventFilter? filter = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    private async IAsyncEnumerable<StoredEvent> SubscribeOnceAsync(GlobalPosition after, EventFilter? filter, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         const int batchSize = 500;
         if (_listen is null)

@@ -14,6 +14,9 @@ internal static partial class PliersLog
     [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Schema {Schema} rolled back from {FromVersion} to {ToVersion}: reverted {Reverted}")]
     public static partial void RolledBack(ILogger logger, string schema, long fromVersion, long toVersion, string reverted);
 
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Warning, Message = "Subscription to schema {Schema} lost its connection at {Checkpoint}; reconnecting in {DelayMilliseconds} ms")]
+    public static partial void SubscriptionReconnecting(ILogger logger, string schema, string checkpoint, long delayMilliseconds, Exception exception);
+
     [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Append to stream {StreamId} refused: expected version {Expected}, found {Actual}")]
     public static partial void AppendConflict(ILogger logger, Guid streamId, string expected, long actual);
 }

@@ -130,4 +130,85 @@ public sealed class RestartTests(PostgresFixture postgres)
             await postgres.ExecuteAsync($"drop schema if exists \"{schema}\" cascade");
         }
     }
+
+    /// <summary>
+    /// A subscription survives a killed listen connection and a server restart (issue 15's resilience): it reconnects
+    /// and continues after the last event it delivered; every acknowledged event arrives exactly once, in order.
+    /// </summary>
+    [Fact]
+    public async Task A_subscription_survives_a_killed_connection_and_a_restart_and_skips_nothing()
+    {
+        await using var server = await OwnClusterAsync();
+        await using var services = new ServiceCollection()
+            .AddPliersData(o => o.ConnectionString = server.ConnectionString)
+            .BuildServiceProvider();
+        await services.MigratePliersDatabaseAsync(Ct);
+        var store = services.GetRequiredService<IEventStore>();
+
+        var received = new System.Collections.Concurrent.ConcurrentQueue<StoredEvent>();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var subscriber = Task.Run(
+            async () =>
+            {
+                try
+                {
+                    await foreach (var e in store.SubscribeAllAsync(GlobalPosition.Start, null, stop.Token))
+                    {
+                        received.Enqueue(e);
+                    }
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                }
+            },
+            Ct);
+
+        var acknowledged = new List<Guid>();
+        async Task AppendAsync(int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var e = NewEvent.FromJson("tick", "{}");
+                var stream = Guid.NewGuid();
+                while (true)
+                {
+                    try
+                    {
+                        await store.AppendAsync(stream, "resilient", ExpectedVersion.Any, [e], Ct); // a retry of a committed append is idempotent (same event id)
+                        acknowledged.Add(e.Id);
+                        break;
+                    }
+                    catch (NpgsqlException)
+                    {
+                        await Task.Delay(20, Ct); // the server is coming back
+                    }
+                }
+            }
+        }
+
+        await AppendAsync(30);
+        await Eventually.WaitAsync(() => received.Count >= 30, "30 events delivered");
+
+        // The subscription's own LISTEN connection is killed.
+        await using (var admin = new NpgsqlConnection(server.ConnectionString))
+        {
+            await admin.OpenAsync(Ct);
+            await using var kill = new NpgsqlCommand("select count(pg_terminate_backend(pid)) from pg_stat_activity where query like 'listen %' and pid <> pg_backend_pid()", admin);
+            Assert.True((long)(await kill.ExecuteScalarAsync(Ct))! >= 1, "no listening connection found");
+        }
+
+        await AppendAsync(30);
+        await Eventually.WaitAsync(() => received.Count >= 60, "30 more events after the killed connection");
+
+        // The whole server restarts.
+        await server.RestartAsync(Ct);
+        await AppendAsync(30);
+        await Eventually.WaitAsync(() => received.Count >= 90, "30 more events after the restart");
+
+        await stop.CancelAsync();
+        await subscriber;
+        var delivered = received.ToArray();
+        Assert.Equal(acknowledged, delivered.Select(e => e.Id));
+        Assert.True(delivered.Zip(delivered.Skip(1)).All(p => p.First.GlobalPosition.CompareTo(p.Second.GlobalPosition) < 0));
+    }
 }
