@@ -27,6 +27,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     private readonly int _maxDepth;
     private readonly Microsoft.Extensions.Logging.ILogger _logger;
     private readonly NpgsqlDataSource? _listen;
+    private readonly EventNotifications? _notifications;
     private readonly bool _prepare;
 
     public PostgresEventStore(PliersDatabase database, Microsoft.Extensions.Logging.ILogger? logger = null)
@@ -37,6 +38,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         _schema = database.Schema;
         _maxDepth = database.MaxDocumentDepth;
         _listen = database.ListenDataSource;
+        _notifications = _listen is null ? null : new EventNotifications(_listen, Channel, database.Schema);
         _prepare = database.PrepareStatements;
         _signal = new AppendSignal(database.DataSource, database.Schema);
         Table = new EventsTable(database);
@@ -337,8 +339,8 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     };
 
     /// <summary>
-    /// LISTEN/NOTIFY is raw Npgsql (Dapper has no notion of it): one connection per subscription waits for the
-    /// library's notifications and reads again, through <see cref="ReadAllAsync"/>, when woken or every second.
+    /// Reads through <see cref="ReadAllAsync"/> in batches, then waits for the store's shared LISTEN connection
+    /// (<see cref="EventNotifications"/>, one for all subscriptions) to announce an append, or a second at most.
     /// </summary>
     private async IAsyncEnumerable<StoredEvent> SubscribeOnceAsync(GlobalPosition after, EventFilter? filter, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -366,55 +368,41 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
             }
         }
 
-        var listener = await _listen.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (listener.ConfigureAwait(false))
+        var checkpoint = after;
+        while (true)
         {
-            var woken = 0;
-            listener.Notification += (_, e) =>
+            cancellationToken.ThrowIfCancellationRequested();
+
+            // Taken before reading: an announcement that arrives while we read completes it.
+            var woken = _notifications!.Next;
+            var read = 0;
+            await foreach (var e in ReadAllAsync(checkpoint, batchSize, filter, cancellationToken).ConfigureAwait(false))
             {
-                if (e.Payload == _schema)
-                {
-                    Interlocked.Exchange(ref woken, 1);
-                }
-            };
-            await using (var listen = new NpgsqlCommand("listen " + Channel, listener))
-            {
-                await listen.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                read++;
+                checkpoint = e.GlobalPosition;
+                yield return e;
             }
 
-            var checkpoint = after;
-            while (true)
+            if (read == batchSize || woken.IsCompleted)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                Interlocked.Exchange(ref woken, 0);
-                var read = 0;
-                await foreach (var e in ReadAllAsync(checkpoint, batchSize, filter, cancellationToken).ConfigureAwait(false))
-                {
-                    read++;
-                    checkpoint = e.GlobalPosition;
-                    yield return e;
-                }
-
-                if (read == batchSize || Volatile.Read(ref woken) == 1)
-                {
-                    continue; // more to read, or something committed while we were reading
-                }
-
-                // Wait for an append to be announced. Writes that bypass the library, and a transaction that
-                // holds the horizon back and then ends without writing events, announce nothing: look again
-                // after a short while regardless. Npgsql treats a timeout that rounds to 0 ms as "wait forever",
-                // so the remaining time is never less than 1 ms.
-                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(1);
-                while (Volatile.Read(ref woken) == 0 && DateTime.UtcNow < deadline)
-                {
-                    var remaining = deadline - DateTime.UtcNow;
-                    await listener.WaitAsync(remaining < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : remaining, cancellationToken).ConfigureAwait(false);
-                }
+                continue; // more to read, or something committed while we were reading
             }
+
+            // Wait for an append to be announced. Writes that bypass the library, and a transaction that holds the
+            // horizon back and then ends without writing events, announce nothing: look again after a second regardless.
+            await Task.WhenAny(woken, Task.Delay(TimeSpan.FromSeconds(1), cancellationToken)).ConfigureAwait(false);
         }
     }
 
-    public ValueTask DisposeAsync() => _signal.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        if (_notifications is not null)
+        {
+            await _notifications.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await _signal.DisposeAsync().ConfigureAwait(false);
+    }
 
     /// <summary>Counts and announces appended events after their transaction has committed (wakes subscribers).</summary>
     internal void Announce(int events)

@@ -147,6 +147,24 @@ public sealed class RestartTests(PostgresFixture postgres)
 
         var received = new System.Collections.Concurrent.ConcurrentQueue<StoredEvent>();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+
+        // Four more subscriptions of the same store: all of them share one LISTEN connection.
+        var seenByOthers = new int[4];
+        var others = Enumerable.Range(0, 4).Select(o => Task.Run(
+            async () =>
+            {
+                try
+                {
+                    await foreach (var e in store.SubscribeAllAsync(GlobalPosition.Start, null, stop.Token))
+                    {
+                        Interlocked.Increment(ref seenByOthers[o]);
+                    }
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                }
+            },
+            Ct)).ToArray();
         var subscriber = Task.Run(
             async () =>
             {
@@ -188,6 +206,7 @@ public sealed class RestartTests(PostgresFixture postgres)
 
         await AppendAsync(30);
         await Eventually.WaitAsync(() => received.Count >= 30, "30 events delivered");
+        Assert.Equal(1L, await ScalarAsync<long>(server, "select count(*) from pg_stat_activity where query like 'listen %'"));
 
         // The subscription's own LISTEN connection is killed.
         await using (var admin = new NpgsqlConnection(server.ConnectionString))
@@ -205,10 +224,21 @@ public sealed class RestartTests(PostgresFixture postgres)
         await AppendAsync(30);
         await Eventually.WaitAsync(() => received.Count >= 90, "30 more events after the restart");
 
+        await Eventually.WaitAsync(() => seenByOthers.All(n => Volatile.Read(ref n) >= 90), "the other four subscriptions delivered all 90 events too");
         await stop.CancelAsync();
         await subscriber;
+        await Task.WhenAll(others);
+        Assert.All(seenByOthers, n => Assert.Equal(90, n));
         var delivered = received.ToArray();
         Assert.Equal(acknowledged, delivered.Select(e => e.Id));
         Assert.True(delivered.Zip(delivered.Skip(1)).All(p => p.First.GlobalPosition.CompareTo(p.Second.GlobalPosition) < 0));
+    }
+
+    private static async Task<T> ScalarAsync<T>(TestPostgres server, string sql)
+    {
+        await using var connection = new NpgsqlConnection(server.ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync(Ct))!;
     }
 }
