@@ -23,8 +23,10 @@ internal static class CliApp
           status                  list applied and pending migrations
           verify                  compare the live schema with the migrations; exit 1 on drift
           grant --role <name>     give an application role exactly what the library needs (no DDL, events append-only)
-          seed [--forms N] [--submissions N] [--events N] [--seed N]
-                                  fill a migrated schema with deterministic, realistic data (binary COPY)
+          seed [--forms N] [--submissions N] [--events N] [--versions N] [--seed N]
+                                  fill a schema with deterministic, realistic data (binary COPY); --versions N
+                                  gives the first forms N archived earlier versions, ten per form; a schema that
+                                  holds data already gets more (the numbering continues)
 
         options:
           --connection <string>   PostgreSQL connection string (default: $PLIERS_CONNECTION)
@@ -48,7 +50,7 @@ internal static class CliApp
 
         string? connection = null, schema = null, to = null, role = null;
         var force = false;
-        var counts = new Dictionary<string, int> { ["--forms"] = 100, ["--submissions"] = 10_000, ["--events"] = 10_000, ["--seed"] = 20261125 };
+        var counts = new Dictionary<string, int> { ["--forms"] = 100, ["--submissions"] = 10_000, ["--events"] = 10_000, ["--seed"] = 20261125, ["--versions"] = 0 };
         for (var i = 1; i < args.Length; i++)
         {
             var name = args[i];
@@ -148,7 +150,7 @@ internal static class CliApp
                     "rollback" => await RollbackAsync(services, toVersion, force, output, error, cancellationToken).ConfigureAwait(false),
                     "status" => await StatusAsync(services, output, cancellationToken).ConfigureAwait(false),
                     "grant" => await GrantAsync(services, role!, output, cancellationToken).ConfigureAwait(false),
-                    "seed" => await SeedAsync(services, new Pliers.Data.Seeding.SeedPlan(counts["--forms"], counts["--submissions"], counts["--events"], counts["--seed"]), output, cancellationToken).ConfigureAwait(false),
+                    "seed" => await SeedAsync(services, new Pliers.Data.Seeding.SeedPlan(counts["--forms"], counts["--submissions"], counts["--events"], counts["--seed"], counts["--versions"]), output, cancellationToken).ConfigureAwait(false),
                     _ => await VerifyAsync(services, output, error, cancellationToken).ConfigureAwait(false),
                 };
             }
@@ -282,7 +284,7 @@ internal static class CliApp
 
         var stopwatch = System.Diagnostics.Stopwatch.StartNew();
         var (forms, submissions, events) = await services.GetRequiredService<Pliers.Data.Seeding.PliersSeeder>().SeedAsync(plan, cancellationToken).ConfigureAwait(false);
-        output.WriteLine($"schema '{status.Schema}': seeded {forms} forms, {submissions} submissions and {events} events in {stopwatch.Elapsed.TotalSeconds:F1} s (seed {plan.Seed})");
+        output.WriteLine($"schema '{status.Schema}': seeded {forms} forms{(plan.Versions > 0 ? $" (with {plan.Versions} archived earlier versions)" : string.Empty)}, {submissions} submissions and {events} events in {stopwatch.Elapsed.TotalSeconds:F1} s (seed {plan.Seed})");
         return Success;
     }
 

@@ -7,11 +7,12 @@ using Pliers.Data.Internal;
 namespace Pliers.Data.Seeding;
 
 /// <summary>How much realistic data <see cref="PliersSeeder"/> writes.</summary>
-/// <param name="Forms">Forms, each with an active version 1.</param>
-/// <param name="Submissions">Submissions, spread over the forms (a tenth of them in the first form).</param>
+/// <param name="Forms">Forms, each with an active version (1, or after its history).</param>
+/// <param name="Submissions">Submissions of the active versions, spread over the forms (a tenth of them in the first form).</param>
 /// <param name="Events">Extra events, in streams of ten.</param>
 /// <param name="Seed">The random seed: the same seed writes the same data.</param>
-internal sealed record SeedPlan(int Forms, int Submissions, int Events, int Seed = 20261125);
+/// <param name="Versions">Archived earlier versions, ten per form over the first forms (100: ten forms with versions 1-10 archived and 11 active).</param>
+internal sealed record SeedPlan(int Forms, int Submissions, int Events, int Seed = 20261125, int Versions = 0);
 
 /// <summary>
 /// Fills a migrated Pliers schema with deterministic, realistic data through binary COPY, for development and
@@ -74,12 +75,26 @@ internal sealed class PliersSeeder(PliersDatabase database)
                     return new Guid(bytes);
                 }
 
-                var forms = Enumerable.Range(0, plan.Forms).Select(i => (Id: NextId(), Name: $"seed-form-{offset + i + 1:D6}")).ToArray();
+                // History: ten archived versions per form over the first forms, with identifiers from a generator of
+                // their own, so that a plan without versions writes exactly what it wrote before.
+                var history = new Random(unchecked((plan.Seed * 31) + offset + 7));
+                var forms = Enumerable.Range(0, plan.Forms)
+                    .Select(i => (Id: NextId(), Name: $"seed-form-{offset + i + 1:D6}", Archived: Math.Clamp(plan.Versions - (i * 10), 0, 10)))
+                    .ToArray();
                 await using (var writer = await connection.BeginBinaryImportAsync($"copy {s}.form_definitions (id, name, version, definition, status) from stdin (format binary)", cancellationToken).ConfigureAwait(false))
                 {
-                    foreach (var (id, name) in forms)
+                    foreach (var (id, name, archived) in forms)
                     {
-                        await writer.WriteTypedRowAsync(cancellationToken, id, name, 1, new NpgsqlParameterValue(definition, NpgsqlDbType.Jsonb), "active").ConfigureAwait(false);
+                        for (var v = 1; v <= archived; v++)
+                        {
+                            var bytes = new byte[16];
+                            history.NextBytes(bytes);
+                            bytes[7] = (byte)((bytes[7] & 0x0F) | 0x40);
+                            bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80);
+                            await writer.WriteTypedRowAsync(cancellationToken, new Guid(bytes), name, v, new NpgsqlParameterValue(definition, NpgsqlDbType.Jsonb), "archived").ConfigureAwait(false);
+                        }
+
+                        await writer.WriteTypedRowAsync(cancellationToken, id, name, archived + 1, new NpgsqlParameterValue(definition, NpgsqlDbType.Jsonb), "active").ConfigureAwait(false);
                     }
 
                     await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
@@ -100,7 +115,7 @@ internal sealed class PliersSeeder(PliersDatabase database)
                             ["amount"] = Math.Round(random.NextDouble() * 5000, 2),
                         });
                         var status = (random.Next(10)) switch { < 3 => "draft", < 7 => "submitted", < 9 => "approved", _ => "rejected" };
-                        await writer.WriteTypedRowAsync(cancellationToken, NextId(), form.Id, 1, new NpgsqlParameterValue(data, NpgsqlDbType.Jsonb), status, start.AddSeconds(i * 30)).ConfigureAwait(false);
+                        await writer.WriteTypedRowAsync(cancellationToken, NextId(), form.Id, form.Archived + 1, new NpgsqlParameterValue(data, NpgsqlDbType.Jsonb), status, start.AddSeconds(i * 30)).ConfigureAwait(false);
                     }
 
                     await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);

@@ -190,6 +190,20 @@ public sealed class SeedTests(PostgresFixture postgres)
             Assert.Equal(25L, await postgres.ScalarAsync<long>($"select count(*) from \"{first}\".form_definitions where status = 'active'"));
             Assert.Equal(3100L, await postgres.ScalarAsync<long>($"select count(*) from \"{first}\".form_submissions"));
             Assert.Equal("seed-form-000025", await postgres.ScalarAsync<string>($"select max(name) from \"{first}\".form_definitions"));
+
+            // Version history: 25 archived versions over the first forms, ten per form; one active version per name,
+            // and submissions of the active versions (the trigger validated each against its version).
+            using (var versioned = new StringWriter())
+            using (var versionedError = new StringWriter())
+            {
+                Assert.True(0 == await CliApp.RunAsync(["seed", "--forms", "5", "--versions", "25", "--submissions", "50", "--events", "0", "--connection", postgres.ConnectionString, "--schema", second], versioned, versionedError, Ct), versionedError.ToString());
+                Assert.Contains("with 25 archived earlier versions", versioned.ToString(), StringComparison.Ordinal);
+            }
+
+            Assert.Equal(25L, await postgres.ScalarAsync<long>($"select count(*) from \"{second}\".form_definitions where status = 'archived'"));
+            Assert.Equal(11, await postgres.ScalarAsync<int>($"select max(version) from \"{second}\".form_definitions"));
+            Assert.Equal(0L, await postgres.ScalarAsync<long>($"select count(*) from (select name from \"{second}\".form_definitions where status = 'active' group by name having count(*) <> 1) twice"));
+            Assert.Equal(0L, await postgres.ScalarAsync<long>($"select count(*) from \"{second}\".form_submissions s join \"{second}\".form_definitions d on d.id = s.form_definition_id where d.status <> 'active'"));
         }
         finally
         {
