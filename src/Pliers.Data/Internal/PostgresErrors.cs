@@ -82,6 +82,7 @@ internal static class PostgresErrors
             }
         }
 
-        return [new PliersValidationError(string.Empty, "schema", exception.MessageText)];
+        // Neither field holds the list (a server whose triggers predate it): the rule, named by the constraint.
+        return [new PliersValidationError(string.Empty, "schema", $"the data does not match the form's schema (constraint {exception.ConstraintName})")];
     }
 }

@@ -319,7 +319,7 @@ internal sealed class PliersMigrator
     }
 
     private PliersDataException NotAllowed(NpgsqlConnection connection, int pending, PostgresException denied) => new(
-        $"Role '{connection.UserName}' may not apply the {pending} pending Pliers migration(s) to schema '{Schema}' ({denied.MessageText}). "
+        $"Role '{connection.UserName}' may not apply the {pending} pending Pliers migration(s) to schema '{Schema}' (SQLSTATE {denied.SqlState}, insufficient privilege). "
         + "Run them as the schema's owner: set PliersDataOptions.MigrationConnectionString to the owner's connection string, "
         + "or run `pliers-data migrate --connection \"<owner connection string>\"` before the application starts.",
         denied);

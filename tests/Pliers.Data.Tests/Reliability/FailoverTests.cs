@@ -6,6 +6,7 @@ using Pliers.Data.Events;
 using Pliers.Data.Forms;
 using Pliers.Data.Submissions;
 using Pliers.Data.Testing;
+using Pliers.Data.Tests.Infrastructure;
 
 namespace Pliers.Data.Tests.Reliability;
 
@@ -81,6 +82,7 @@ public sealed class FailoverTests
         var failures = 0;
         var afterPromotion = 0;
         var promoted = 0;
+        var promotion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         var writers = Enumerable.Range(0, 4).Select(w => Task.Run(
             async () =>
@@ -106,10 +108,11 @@ public sealed class FailoverTests
                     }
                     catch (Exception e) when (e is NpgsqlException or PliersDataException && !stop.IsCancellationRequested)
                     {
-                        // The primary is gone or not promoted yet; an append whose acknowledgement was lost may have
-                        // committed, so the stream's version is read again before the next try.
+                        // The primary is gone or not promoted yet: wait for the promotion (or the end of the test),
+                        // then read the stream's version again, since an append whose acknowledgement was lost may
+                        // have committed.
                         Interlocked.Increment(ref failures);
-                        await Task.Delay(100, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+                        await Task.WhenAny(promotion.Task, Task.Delay(Timeout.Infinite, stop.Token));
                         try
                         {
                             version = await store.GetStreamVersionAsync(stream, stop.Token);
@@ -141,24 +144,17 @@ public sealed class FailoverTests
         }
 
         // Some load, then the primary dies mid-load and the standby is promoted.
-        while (acknowledgedSubmissions.Count < 40)
-        {
-            await Task.Delay(20, Ct);
-        }
+        await Eventually.WaitAsync(() => acknowledgedSubmissions.Count >= 40, "40 writes acknowledged before the failure");
 
         await CatchUpAsync();
         var maxTransactionBefore = positions.Count > 0 ? positions.Max(x => x.TransactionId) : 0UL;
         await primary.KillAsync(Ct);
         await standby.PromoteAsync(Ct);
         Volatile.Write(ref promoted, 1);
+        promotion.SetResult();
 
         // Writes resume on the new primary through the same data source (bounded wait).
-        var resumeDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (Volatile.Read(ref afterPromotion) < 40)
-        {
-            Assert.True(DateTime.UtcNow < resumeDeadline, $"writes did not resume: {afterPromotion} after promotion, {failures} failures");
-            await Task.Delay(20, Ct);
-        }
+        await Eventually.WaitAsync(() => Volatile.Read(ref afterPromotion) >= 40, "40 writes acknowledged after the promotion", TimeSpan.FromSeconds(60));
 
         await stop.CancelAsync();
         await Task.WhenAll(writers);
@@ -179,22 +175,20 @@ public sealed class FailoverTests
 
         // The reader resumes from its checkpoint on the new primary: nothing skipped, nothing twice, the global order
         // (transaction id, position) keeps growing across the promotion.
-        var readDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         long total;
         await using (var events = new NpgsqlCommand("select count(*) from pliers.events", newPrimary))
         {
             total = (long)(await events.ExecuteScalarAsync(Ct))!;
         }
 
-        while (seen.Count < total)
-        {
-            await CatchUpAsync();
-            if (seen.Count < total)
+        await Eventually.WaitAsync(
+            async () =>
             {
-                Assert.True(DateTime.UtcNow < readDeadline, $"the reader saw {seen.Count} of {total} events");
-                await Task.Delay(50, Ct);
-            }
-        }
+                await CatchUpAsync();
+                return seen.Count;
+            },
+            count => count >= total,
+            $"the reader catching up with all {total} events");
 
         Assert.Equal(total, seen.Count);
         Assert.True(positions.Zip(positions.Skip(1)).All(pair => pair.First.CompareTo(pair.Second) < 0), "global positions are not strictly increasing");
