@@ -20,7 +20,7 @@ internal sealed class M202612051000FormatsAndErrors(string schema) : PliersMigra
     private static readonly Lazy<string[]> Detail = new(() => SqlScript.Load("Pliers.Data.Validation.validation-detail.sql"));
 
     /// <summary>The functions <c>validation-detail.sql</c> adds (it also replaces some that exist).</summary>
-    private static readonly string[] DetailFunctions = ["_jsv_message(text, jsonb)", "_jsv_error(text, text, jsonb)", "_jsv_error_list(jsonb, jsonb)"];
+    private static readonly string[] DetailFunctions = ["_jsv_message(text, jsonb)", "_jsv_error(text, text, jsonb)", "_jsv_error_list(jsonb, jsonb)", "_jsv_refuse(text, integer, jsonb, jsonb, text, text)"];
 
     private static readonly string AssertedList = string.Join(", ", Formats.Asserted.Select(f => $"'{f}'"));
 

@@ -165,15 +165,7 @@ internal static class Formats
         }
 
         text.Append("    end\n$fn$\n---\n");
-        text.Append("create function @s@._jsv_idna_table(name text) returns int4multirange\nlanguage sql immutable strict parallel safe as $fn$\n    select (case name\n");
-        foreach (var (name, ranges) in Idna.Tables)
-        {
-            text.Append("        when '").Append(name).Append("' then '{")
-                .AppendJoin(',', ranges.Select(r => string.Create(CultureInfo.InvariantCulture, $"[{r.From},{r.To + 1})")))
-                .Append("}'\n");
-        }
-
-        text.Append("    end)::int4multirange\n$fn$\n");
+        UnicodeProperties.AppendRangeFunction(text, "_jsv_idna_table", Idna.Tables.Select(t => (t.Name, (IEnumerable<(int From, int To)>)t.Ranges)));
         return text.ToString();
     }
 }

@@ -131,8 +131,18 @@ internal static class UnicodeProperties
         }
 
         text.Append("    end\n$fn$\n---\n");
-        text.Append("create function @s@._jsv_uprop(name text) returns int4multirange\nlanguage sql immutable strict parallel safe as $fn$\n    select (case name\n");
-        foreach (var (name, ranges) in Tables.Value.OrderBy(t => t.Key, StringComparer.Ordinal))
+        AppendRangeFunction(text, "_jsv_uprop", Tables.Value.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => (t.Key, (IEnumerable<(int From, int To)>)t.Value)));
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// Appends a generated <c>function(name text) returns int4multirange</c>: a <c>case</c> of the named code-point
+    /// ranges (inclusive, written half-open), in the script format of the migrations.
+    /// </summary>
+    internal static void AppendRangeFunction(StringBuilder text, string function, IEnumerable<(string Name, IEnumerable<(int From, int To)> Ranges)> tables)
+    {
+        text.Append("create function @s@.").Append(function).Append("(name text) returns int4multirange\nlanguage sql immutable strict parallel safe as $fn$\n    select (case name\n");
+        foreach (var (name, ranges) in tables)
         {
             text.Append("        when '").Append(name).Append("' then '{")
                 .AppendJoin(',', ranges.Select(r => string.Create(CultureInfo.InvariantCulture, $"[{r.From},{r.To + 1})")))
@@ -140,6 +150,5 @@ internal static class UnicodeProperties
         }
 
         text.Append("    end)::int4multirange\n$fn$\n");
-        return text.ToString();
     }
 }

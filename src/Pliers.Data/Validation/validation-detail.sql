@@ -499,6 +499,20 @@ language sql immutable strict parallel safe as $fn$
     from jsonb_array_elements(@s@._jsv_run(schema, instance, '{}', true) -> 'e') as e
 $fn$
 ---
+-- The refusal both submission triggers raise: SQLSTATE 23514, constraint form_submissions_data_schema, the form and
+-- its first error in the message, every error (up to 1000) in DETAIL and HINT.
+create function @s@._jsv_refuse(form_name text, form_version integer, schema jsonb, data jsonb, tbl text, sch text) returns void
+language plpgsql as $fn$
+declare
+    errors jsonb := @s@._jsv_error_list(schema, data);
+begin
+    raise exception 'submission data does not match the schema of form %/%: % %', form_name, form_version,
+            coalesce(nullif(errors -> 0 ->> 'path', ''), '/'), coalesce(errors -> 0 ->> 'message', '')
+        using errcode = 'check_violation', constraint = 'form_submissions_data_schema',
+              table = tbl, schema = sch, detail = errors::text, hint = errors::text;
+end
+$fn$
+---
 -- The submission triggers raise SQLSTATE 23514 with constraint form_submissions_data_schema and every error (up to
 -- 1000) as a JSON array in DETAIL and again in HINT: Npgsql redacts DETAIL unless the connection string says
 -- Include Error Detail, and never HINT, so the list reaches every caller.
@@ -506,7 +520,6 @@ create or replace function @s@.form_submissions_validate() returns trigger
 language plpgsql as $fn$
 declare
     d record;
-    errors jsonb;
 begin
     if jsonb_typeof(new.data) is distinct from 'object' then
         return new; -- the table's own check (form_submissions_data_check) names this
@@ -518,11 +531,8 @@ begin
     if not found or @s@._jsv_check(d.schema_path, d.schema_residual, d.schema, new.data, '{}') then
         return new; -- a missing definition is the foreign key's to report
     end if;
-    errors := @s@._jsv_error_list(d.schema, new.data);
-    raise exception 'submission data does not match the schema of form %/%: % %', d.name, d.version,
-            coalesce(nullif(errors -> 0 ->> 'path', ''), '/'), coalesce(errors -> 0 ->> 'message', '')
-        using errcode = 'check_violation', constraint = 'form_submissions_data_schema',
-              table = tg_table_name, schema = tg_table_schema, detail = errors::text, hint = errors::text;
+    perform @s@._jsv_refuse(d.name, d.version, d.schema, new.data, tg_table_name, tg_table_schema);
+    return null; -- not reached: _jsv_refuse raises
 end
 $fn$
 ---
@@ -530,7 +540,6 @@ create or replace function @s@.form_submissions_validate_inserted() returns trig
 language plpgsql as $fn$
 declare
     bad record;
-    errors jsonb;
 begin
     select i.data, f.definition -> 'schema' as schema, f.name, f.version
     into bad
@@ -541,10 +550,7 @@ begin
     if not found then
         return null;
     end if;
-    errors := @s@._jsv_error_list(bad.schema, bad.data);
-    raise exception 'submission data does not match the schema of form %/%: % %', bad.name, bad.version,
-            coalesce(nullif(errors -> 0 ->> 'path', ''), '/'), coalesce(errors -> 0 ->> 'message', '')
-        using errcode = 'check_violation', constraint = 'form_submissions_data_schema',
-              table = tg_table_name, schema = tg_table_schema, detail = errors::text, hint = errors::text;
+    perform @s@._jsv_refuse(bad.name, bad.version, bad.schema, bad.data, tg_table_name, tg_table_schema);
+    return null; -- not reached: _jsv_refuse raises
 end
 $fn$
