@@ -31,20 +31,28 @@ internal sealed class FormScenarios : IScenario
         {
             var benchSchema = SharedData.BenchSchema;
             var benchInstance = SharedData.BenchInstance;
-            context.Log.WriteLine($"  seeding 10,000 forms and {context.Submissions:N0} submissions...");
-            await using (var seed = raw.CreateCommand($$"""
-                insert into {{s}}.form_definitions (name, version, definition, status)
-                select 'form-' || i, 1, jsonb_build_object('schema', @schema::jsonb), 'active' from generate_series(1, 10000) i;
-                insert into {{s}}.form_submissions (form_definition_id, form_version, data, status, created_at)
-                select d.id, 1,
-                       jsonb_set(jsonb_set(@instance::jsonb, '{title}', to_jsonb('Request ' || g)), '{category}', to_jsonb((array['housing','health','education','transport','other'])[1 + g % 5])),
-                       (array['draft', 'submitted', 'approved', 'rejected'])[1 + g % 4], now() - make_interval(secs => g)
-                from generate_series(1, @submissions) g
-                join {{s}}.form_definitions d on d.name = 'form-' || case when g % 2 = 0 then 1 else 1 + g % 10000 end;
-                analyze {{s}}.form_definitions;
-                analyze {{s}}.form_submissions;
-                """))
+            var shape = context.SeederShape ? DataShape.Seeder : DataShape.Generated;
+            if (context.SeederShape)
             {
+                // The issue's shape, written by the library's own seeder (what `pliers-data seed --forms 1000
+                // --versions 100 --submissions N` writes): 1,000 forms, ten of them with ten archived versions
+                // each, a tenth of the submissions in seed-form-000001 and the rest spread at random.
+                context.Log.WriteLine($"  seeding with the library's seeder: 1,000 forms (100 archived versions) and {context.Submissions:N0} submissions...");
+                await services.GetRequiredService<Pliers.Data.Seeding.PliersSeeder>().SeedAsync(new Pliers.Data.Seeding.SeedPlan(1000, context.Submissions, 0, 20261205, Versions: 100), cancellationToken);
+            }
+            else
+            {
+                context.Log.WriteLine($"  seeding 10,000 forms and {context.Submissions:N0} submissions...");
+                await using var seed = raw.CreateCommand($$"""
+                    insert into {{s}}.form_definitions (name, version, definition, status)
+                    select 'form-' || i, 1, jsonb_build_object('schema', @schema::jsonb), 'active' from generate_series(1, 10000) i;
+                    insert into {{s}}.form_submissions (form_definition_id, form_version, data, status, created_at)
+                    select d.id, 1,
+                           jsonb_set(jsonb_set(@instance::jsonb, '{title}', to_jsonb('Request ' || g)), '{category}', to_jsonb((array['housing','health','education','transport','other'])[1 + g % 5])),
+                           (array['draft', 'submitted', 'approved', 'rejected'])[1 + g % 4], now() - make_interval(secs => g)
+                    from generate_series(1, @submissions) g
+                    join {{s}}.form_definitions d on d.name = 'form-' || case when g % 2 = 0 then 1 else 1 + g % 10000 end;
+                    """);
                 seed.Parameters.Add(new NpgsqlParameter("schema", NpgsqlDbType.Text) { Value = benchSchema });
                 seed.Parameters.Add(new NpgsqlParameter("instance", NpgsqlDbType.Text) { Value = benchInstance });
                 seed.Parameters.Add(new NpgsqlParameter<int>("submissions", context.Submissions));
@@ -52,7 +60,14 @@ internal sealed class FormScenarios : IScenario
                 await seed.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            var busy = (await forms.GetActiveAsync("form-1", cancellationToken))!;
+            await using (var analyze = raw.CreateCommand($"analyze {s}.form_definitions; analyze {s}.form_submissions"))
+            {
+                analyze.CommandTimeout = 3600;
+                await analyze.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            var formInstance = shape.Instance ?? benchInstance;
+            var busy = (await forms.GetActiveAsync(shape.Name(1), cancellationToken))!;
             var random = new Random(42);
             var ids = new List<Guid>();
             await using (var read = raw.CreateCommand($"select id from {s}.form_definitions order by random() limit 1000"))
@@ -72,27 +87,28 @@ internal sealed class FormScenarios : IScenario
                 ("raw", async i => await RawDefinitionAsync(raw, $"select {definitionColumns} from {s}.form_definitions where id = @p", ids[Math.Abs(i) % ids.Count], cancellationToken), 1)));
             results.AddRange(await context.MeasureInterleavedAsync(
                 "forms.get_active_by_name", 6, 100, lookups / 6,
-                ("pliers", async i => { _ = await forms.GetActiveAsync("form-" + (1 + (Math.Abs(i) % 10000)), cancellationToken) ?? throw new InvalidOperationException(); }, 1),
-                ("raw", async i => await RawDefinitionAsync(raw, $"select {definitionColumns} from {s}.form_definitions where name = @p and status = 'active'", "form-" + (1 + (Math.Abs(i) % 10000)), cancellationToken), 1)));
+                ("pliers", async i => { _ = await forms.GetActiveAsync(shape.Name(1 + (Math.Abs(i) % shape.Forms)), cancellationToken) ?? throw new InvalidOperationException(); }, 1),
+                ("raw", async i => await RawDefinitionAsync(raw, $"select {definitionColumns} from {s}.form_definitions where name = @p and status = 'active'", shape.Name(1 + (Math.Abs(i) % shape.Forms)), cancellationToken), 1)));
 
-            var instance = JsonDocument.Parse(benchInstance).RootElement;
+            var instance = JsonDocument.Parse(formInstance).RootElement;
             var creates = context.Quick ? 600 : 3000;
             results.AddRange(await context.MeasureInterleavedAsync(
                 "submissions.create", 6, 20, creates / 6,
-                ("pliers", async _ => await submissions.CreateAsync("form-2", instance, null, cancellationToken), 1),
+                ("pliers", async _ => await submissions.CreateAsync(shape.Name(2), instance, null, cancellationToken), 1),
                 ("raw", async _ =>
                 {
-                    await using var insert = raw.CreateCommand($"insert into {s}.form_submissions (id, form_definition_id, form_version, data) values (@id, @form, 1, @data::jsonb)");
+                    await using var insert = raw.CreateCommand($"insert into {s}.form_submissions (id, form_definition_id, form_version, data) values (@id, @form, @version, @data::jsonb)");
                     insert.Parameters.Add(new NpgsqlParameter<Guid>("id", Guid.CreateVersion7()));
                     insert.Parameters.Add(new NpgsqlParameter<Guid>("form", busy.Id));
-                    insert.Parameters.Add(new NpgsqlParameter<string>("data", benchInstance));
+                    insert.Parameters.Add(new NpgsqlParameter<int>("version", busy.Version));
+                    insert.Parameters.Add(new NpgsqlParameter<string>("data", formInstance));
                     await insert.ExecuteNonQueryAsync(cancellationToken);
                 }, 1)));
 
             // Status change: draft -> submitted, each call on a submission of its own (read with its row version
             // beforehand), against a raw single-row UPDATE of the status of other drafts.
             var changes = context.Quick ? 600 : 3000;
-            var drafts = await DraftsAsync(raw, s, busy.Id, benchInstance, 2 * (changes + 40), cancellationToken);
+            var drafts = await DraftsAsync(raw, s, busy.Id, busy.Version, formInstance, 2 * (changes + 40), cancellationToken);
             var pliersDrafts = drafts[..(drafts.Count / 2)];
             var rawDrafts = drafts[(drafts.Count / 2)..];
             var nextPliers = 0;
@@ -125,16 +141,17 @@ internal sealed class FormScenarios : IScenario
             await using (var rawPool = NpgsqlDataSource.Create(pooled))
             {
                 var concurrent = host.GetRequiredService<IFormSubmissionRepository>();
-                var form5 = (await forms.GetActiveAsync("form-5", cancellationToken))!;
+                var form5 = (await forms.GetActiveAsync(shape.Name(5), cancellationToken))!;
                 results.AddRange(await context.MeasureConcurrentInterleavedAsync(
                     "submissions.create_concurrent", 4, 64, context.Quick ? 8 : 40,
-                    ("pliers", async (_, _) => await concurrent.CreateAsync("form-5", instance, null, cancellationToken)),
+                    ("pliers", async (_, _) => await concurrent.CreateAsync(shape.Name(5), instance, null, cancellationToken)),
                     ("raw", async (_, _) =>
                     {
-                        await using var insert = rawPool.CreateCommand($"insert into {s}.form_submissions (id, form_definition_id, form_version, data) values (@id, @form, 1, @data::jsonb)");
+                        await using var insert = rawPool.CreateCommand($"insert into {s}.form_submissions (id, form_definition_id, form_version, data) values (@id, @form, @version, @data::jsonb)");
                         insert.Parameters.Add(new NpgsqlParameter<Guid>("id", Guid.CreateVersion7()));
                         insert.Parameters.Add(new NpgsqlParameter<Guid>("form", form5.Id));
-                        insert.Parameters.Add(new NpgsqlParameter<string>("data", benchInstance));
+                        insert.Parameters.Add(new NpgsqlParameter<int>("version", form5.Version));
+                        insert.Parameters.Add(new NpgsqlParameter<string>("data", formInstance));
                         await insert.ExecuteNonQueryAsync(cancellationToken);
                     })));
             }
@@ -153,12 +170,12 @@ internal sealed class FormScenarios : IScenario
                 ("raw", async _ => Check(await RawPageAsync(raw, repository.PageCommand(containsQuery), cancellationToken)), 1)));
 
             // Bulk: 1,000 validated rows per call (with their events) against a raw binary COPY of the same rows.
-            var batch = Enumerable.Range(0, 1000).Select(i => JsonDocument.Parse(benchInstance.Replace("Request for housing support", "Imported " + i, StringComparison.Ordinal)).RootElement).ToArray();
+            var batch = Enumerable.Range(0, 1000).Select(i => JsonDocument.Parse(formInstance.Replace("Request for housing support", "Imported " + i, StringComparison.Ordinal)).RootElement).ToArray();
             var texts = batch.Select(b => b.GetRawText()).ToArray();
             var bulkCalls = context.Quick ? 6 : 24;
             results.AddRange(await context.MeasureInterleavedAsync(
                 "submissions.bulk", 3, 1, bulkCalls / 3,
-                ("pliers", async _ => await submissions.BulkImportAsync("form-3", batch, null, cancellationToken), 1000),
+                ("pliers", async _ => await submissions.BulkImportAsync(shape.Name(3), batch, null, cancellationToken), 1000),
                 ("raw", async _ =>
                 {
                     await using var connection = await raw.OpenConnectionAsync(cancellationToken);
@@ -168,7 +185,7 @@ internal sealed class FormScenarios : IScenario
                         await writer.StartRowAsync(cancellationToken);
                         await writer.WriteAsync(Guid.CreateVersion7(), NpgsqlDbType.Uuid, cancellationToken);
                         await writer.WriteAsync(busy.Id, NpgsqlDbType.Uuid, cancellationToken);
-                        await writer.WriteAsync(1, NpgsqlDbType.Integer, cancellationToken);
+                        await writer.WriteAsync(busy.Version, NpgsqlDbType.Integer, cancellationToken);
                         await writer.WriteAsync(text, NpgsqlDbType.Jsonb, cancellationToken);
                     }
 
@@ -208,15 +225,16 @@ internal sealed class FormScenarios : IScenario
     }
 
     /// <summary>Inserts <paramref name="count"/> drafts for a form and returns their ids and row versions.</summary>
-    private static async Task<List<(Guid Id, uint Version)>> DraftsAsync(NpgsqlDataSource raw, string s, Guid form, string data, int count, CancellationToken cancellationToken)
+    private static async Task<List<(Guid Id, uint Version)>> DraftsAsync(NpgsqlDataSource raw, string s, Guid form, int version, string data, int count, CancellationToken cancellationToken)
     {
         await using var insert = raw.CreateCommand($$"""
             insert into {{s}}.form_submissions (form_definition_id, form_version, data, status)
-            select @form, 1, @data::jsonb, 'draft' from generate_series(1, @count) g
+            select @form, @version, @data::jsonb, 'draft' from generate_series(1, @count) g
             returning id, xmin
             """);
         insert.Parameters.Add(new NpgsqlParameter<Guid>("form", form));
         insert.Parameters.Add(new NpgsqlParameter<int>("count", count));
+        insert.Parameters.Add(new NpgsqlParameter<int>("version", version));
         insert.Parameters.Add(new NpgsqlParameter<string>("data", data));
         var drafts = new List<(Guid, uint)>();
         await using var reader = await insert.ExecuteReaderAsync(cancellationToken);
@@ -263,4 +281,20 @@ internal sealed class FormScenarios : IScenario
 
         return count;
     }
+}
+
+/// <summary>The data the forms scenarios run on: form names, how many, and a valid document for the busy form.</summary>
+/// <param name="Forms">How many active forms the scenarios pick names from.</param>
+/// <param name="Name">The name of form <c>i</c> (1-based); form 1 is the busy one.</param>
+/// <param name="Instance">A document valid against every form's schema, or null for the shared benchmark document.</param>
+internal sealed record DataShape(int Forms, Func<int, string> Name, string? Instance)
+{
+    /// <summary>10,000 one-version forms seeded with generate_series, half of the submissions in form-1.</summary>
+    public static readonly DataShape Generated = new(10_000, i => "form-" + i, null);
+
+    /// <summary>The library's seeder: 1,000 forms (seed-form-000001 ...), a tenth of the submissions in the first.</summary>
+    public static readonly DataShape Seeder = new(
+        1_000,
+        i => $"seed-form-{i:D6}",
+        """{"title":"Request for housing support","email":"ada@example.org","priority":3,"category":"housing","amount":120.5}""");
 }

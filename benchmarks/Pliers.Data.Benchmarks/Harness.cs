@@ -27,6 +27,9 @@ internal sealed class BenchmarkContext(string connectionString, bool quick, Text
     /// <summary>Submissions the forms scenarios seed (the cost curve's row count).</summary>
     public int Submissions { get; init; } = 100_000;
 
+    /// <summary>Whether the forms scenarios seed with the library's seeder in the cost curve's shape (1,000 forms, 100 archived versions).</summary>
+    public bool SeederShape { get; init; }
+
     /// <summary>Events seeded into the event store before the events scenarios (0: an empty store).</summary>
     public int Events { get; init; }
 

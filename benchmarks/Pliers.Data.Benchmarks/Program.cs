@@ -13,11 +13,15 @@ const string usage = """
       --no-fsync       start the throwaway server with fsync, synchronous_commit and full_page_writes off
                        (measures CPU and protocol cost without the disk's flush latency)
       --submissions N  seed N submissions for the forms scenarios (default 100000; the cost curve: 1000 ... 1000000)
+      --seeder         seed the forms scenarios with the library's seeder in the cost curve's shape (what
+                       `pliers-data seed --forms 1000 --versions 100 --submissions N` writes: 1,000 forms, ten of them
+                       with ten archived versions each, a tenth of the submissions in the first form) instead of
+                       10,000 one-version forms with half of the submissions in one
       --events N       seed N events (streams of ten, with the library's seeder) into the event store before the
                        events scenarios (default 0; the cost curve: 10000000)
     """;
 
-bool quick = false, noFsync = false;
+bool quick = false, noFsync = false, seederShape = false;
 int submissionRows = 100_000, eventRows = 0;
 string? json = null, connection = null, filter = null;
 for (var i = 0; i < args.Length; i++)
@@ -26,6 +30,7 @@ for (var i = 0; i < args.Length; i++)
     {
         case "--quick": quick = true; break;
         case "--no-fsync": noFsync = true; break;
+        case "--seeder": seederShape = true; break;
         case "--json" when i + 1 < args.Length: json = args[++i]; break;
         case "--connection" when i + 1 < args.Length: connection = args[++i]; break;
         case "--filter" when i + 1 < args.Length: filter = args[++i]; break;
@@ -61,10 +66,10 @@ try
 {
     await using var events = new EventScenarios();
     IScenario[] scenarios = [new MigrationsUpScenario(), events, new ValidationDbScenario(), new FormScenarios(), new PoolScenario()];
-    var context = new BenchmarkContext(connection, quick, Console.Out) { Submissions = submissionRows, Events = eventRows };
+    var context = new BenchmarkContext(connection, quick, Console.Out) { Submissions = submissionRows, Events = eventRows, SeederShape = seederShape };
     var results = new List<BenchmarkResult>();
     var total = Stopwatch.StartNew();
-    Console.WriteLine($"Pliers.Data benchmarks ({(quick ? "quick" : "full")}), {Environment.ProcessorCount} cores, .NET {Environment.Version}, {submissionRows:N0} submissions, {eventRows:N0} seeded events");
+    Console.WriteLine($"Pliers.Data benchmarks ({(quick ? "quick" : "full")}), {Environment.ProcessorCount} cores, .NET {Environment.Version}, {submissionRows:N0} submissions{(seederShape ? " (seeder shape)" : "")}, {eventRows:N0} seeded events");
     foreach (var scenario in scenarios.Where(s => filter is null || s.Name.StartsWith(filter, StringComparison.Ordinal)))
     {
         Console.WriteLine(scenario.Name);

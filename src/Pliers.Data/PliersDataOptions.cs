@@ -83,4 +83,11 @@ public sealed class PliersDataOptions
     /// 10,000; 0 turns the cache off (every submission write then reads the definition first).
     /// </summary>
     public int DefinitionCacheSize { get; set; } = 10_000;
+
+    /// <summary>
+    /// Gets or sets when the health check calls a durable subscription stuck (Degraded): when the oldest event after
+    /// its checkpoint is older than this, or its handler has been failing for longer. A subscription stopped by a
+    /// poison event makes the check Unhealthy. The default is 5 minutes.
+    /// </summary>
+    public TimeSpan SubscriptionStuckAfter { get; set; } = TimeSpan.FromMinutes(5);
 }

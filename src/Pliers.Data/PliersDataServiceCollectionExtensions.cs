@@ -13,6 +13,7 @@ using Pliers.Data.Validation;
 using Pliers.Data.Internal;
 using Pliers.Data.Migrations;
 using Pliers.Data.Seeding;
+using Pliers.Data.Subscriptions;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -74,6 +75,31 @@ public static class PliersDataServiceCollectionExtensions
         return builder.Add(new HealthCheckRegistration(name, sp => sp.GetRequiredService<PliersHealthCheck>(), HealthStatus.Unhealthy, tags));
     }
 
+    /// <summary>
+    /// Runs a durable named subscription in this host (a hosted service): <typeparamref name="THandler"/> (registered
+    /// as scoped unless the host registered it) gets every event after the stored checkpoint, in global order; the
+    /// checkpoint is stored after the handler succeeded, or in the handler's transaction when
+    /// <see cref="SubscriptionOptions.Transactional"/> is set. Every host that registers the same name is a member of
+    /// one consumer group (see <see cref="SubscriptionOptions.Partitions"/>).
+    /// </summary>
+    /// <typeparam name="THandler">The handler.</typeparam>
+    /// <param name="services">The service collection, after <c>AddPliersData</c>.</param>
+    /// <param name="name">The subscription's name: non-blank, no leading or trailing whitespace, at most 200 characters.</param>
+    /// <param name="configure">Sets the start, filter, partitions, lease, retries and poison policy, or <see langword="null"/>.</param>
+    /// <returns>The same service collection.</returns>
+    /// <exception cref="ArgumentException">The name or an option is out of range.</exception>
+    public static IServiceCollection AddPliersSubscription<THandler>(this IServiceCollection services, string name, Action<SubscriptionOptions>? configure = null)
+        where THandler : class, ISubscriptionHandler
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = new SubscriptionOptions();
+        configure?.Invoke(options);
+        SubscriptionOptionsCheck.Check(name, options);
+        services.TryAddScoped<THandler>();
+        services.AddSingleton<Microsoft.Extensions.Hosting.IHostedService>(sp => new PliersSubscriptionService<THandler>(sp, name, options));
+        return services;
+    }
+
     private static IServiceCollection AddCore(IServiceCollection services)
     {
         services.AddOptions<PliersDataOptions>().ValidateOnStart();
@@ -118,6 +144,7 @@ public static class PliersDataServiceCollectionExtensions
         services.TryAddSingleton(sp => new PostgresEventStore(sp.GetRequiredService<PliersDatabase>(), sp.GetService<ILoggerFactory>()?.CreateLogger("Pliers.Data.Events")));
         services.TryAddSingleton<IEventStore>(sp => sp.GetRequiredService<PostgresEventStore>());
         services.TryAddSingleton<SchemaValidator>();
+        services.TryAddSingleton<ISubscriptionStore>(sp => new PostgresSubscriptionStore(sp.GetRequiredService<PliersDatabase>(), sp.GetRequiredService<IEventStore>()));
         services.TryAddSingleton(sp => new PliersSeeder(sp.GetRequiredService<PliersDatabase>()));
         services.TryAddSingleton(sp =>
         {

@@ -73,6 +73,11 @@ internal sealed class EventsTable
             where (transaction_id, position) > (@transaction_id, @position)
               and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
             """;
+        Head = $"""
+            select transaction_id as TransactionId, position as Position from {t}
+            where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            order by transaction_id desc, position desc limit 1
+            """;
         RestoreCheck = $"select coalesce(max(transaction_id) >= pg_snapshot_xmax(pg_current_snapshot()), false) from {t}";
 
         // Lag as readers see it, from data every role with SELECT on the events can read: how long the oldest
@@ -116,6 +121,9 @@ internal sealed class EventsTable
     public string ReadByCorrelation { get; }
 
     public string ReadAllHead { get; }
+
+    /// <summary>The last event global readers can see (one backward step on the global-order index).</summary>
+    public string Head { get; }
 
     public string RestoreCheck { get; }
 
@@ -249,6 +257,9 @@ internal sealed record EventRow(
         Position,
         TransactionId);
 }
+
+/// <summary>The head of the global order.</summary>
+internal sealed record HeadRow(ulong TransactionId, long Position);
 
 /// <summary>An event found by id when an append is refused (idempotency check).</summary>
 internal sealed record StoredIdRow(Guid Id, Guid AggregateId, int EventVersion, long Position, ulong TransactionId);

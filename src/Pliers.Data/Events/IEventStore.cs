@@ -69,6 +69,14 @@ public interface IEventStore
     IAsyncEnumerable<StoredEvent> ReadByCorrelationIdAsync(Guid correlationId, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Gets the head of the global order: the last event global readers can see now (below the oldest running
+    /// transaction), or <see cref="GlobalPosition.Start"/> when there is none. A reader at this checkpoint is caught up.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The head position.</returns>
+    Task<GlobalPosition> GetHeadPositionAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Gets how far global readers are held back: how long the oldest committed event has been waiting behind the
     /// read horizon (a transaction that started before it and is still running, or prepared, anywhere in the
     /// cluster). Lag, never loss. Computed from the events table alone, so any role that can read events gets the

@@ -301,7 +301,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
                             yield break;
                         }
                     }
-                    catch (Exception e) when (Transient(e) && !cancellationToken.IsCancellationRequested)
+                    catch (Exception e) when (PostgresErrors.IsTransient(e) && !cancellationToken.IsCancellationRequested)
                     {
                         lost = e;
                         break;
@@ -318,7 +318,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
                 {
                     await attempt.DisposeAsync().ConfigureAwait(false);
                 }
-                catch (Exception e) when (Transient(e))
+                catch (Exception e) when (PostgresErrors.IsTransient(e))
                 {
                     // the connection is already gone
                 }
@@ -329,14 +329,6 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
         }
     }
-
-    /// <summary>A lost or refused connection, or a server shutting down: worth reconnecting for.</summary>
-    private static bool Transient(Exception e) => e switch
-    {
-        PostgresException p => p.SqlState.StartsWith("08", StringComparison.Ordinal) || p.SqlState.StartsWith("57P", StringComparison.Ordinal) || p.SqlState.StartsWith("53", StringComparison.Ordinal),
-        NpgsqlException n => n.IsTransient || n.InnerException is IOException or System.Net.Sockets.SocketException or TimeoutException,
-        _ => false,
-    };
 
     /// <summary>
     /// Reads through <see cref="ReadAllAsync"/> in batches, then waits for the store's shared LISTEN connection
@@ -394,6 +386,12 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Completes at the next append announced on the shared LISTEN connection after the call, or <see langword="null"/>
+    /// when nothing listens (behind a transaction pooler without a listen connection: poll).
+    /// </summary>
+    internal Task? NextAnnouncement => _notifications?.Next;
+
     public async ValueTask DisposeAsync()
     {
         if (_notifications is not null)
@@ -409,6 +407,16 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     {
         PliersTelemetry.EventsAppended.Add(events);
         _signal.Poke();
+    }
+
+    public async Task<GlobalPosition> GetHeadPositionAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var head = await connection.QuerySingleOrDefaultAsync<HeadRow>(new CommandDefinition(Table.Head, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return head is null ? GlobalPosition.Start : new GlobalPosition(head.TransactionId, head.Position);
+        }
     }
 
     public async Task<TimeSpan> GetReaderLagAsync(CancellationToken cancellationToken = default)

@@ -28,6 +28,11 @@ internal sealed class PliersDataOptionsValidator : IValidateOptions<PliersDataOp
             failures.Add("PliersDataOptions.MaxDocumentDepth must be between 1 and 10000.");
         }
 
+        if (options.SubscriptionStuckAfter <= TimeSpan.Zero)
+        {
+            failures.Add("PliersDataOptions.SubscriptionStuckAfter must be positive.");
+        }
+
         if (options.DefinitionCacheSize < 0)
         {
             failures.Add("PliersDataOptions.DefinitionCacheSize must be 0 (off) or positive.");

@@ -19,4 +19,31 @@ internal static partial class PliersLog
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Append to stream {StreamId} refused: expected version {Expected}, found {Actual}")]
     public static partial void AppendConflict(ILogger logger, Guid streamId, string expected, long actual);
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Subscription {Name}: member {Member} started ({Partitions} partition(s))")]
+    public static partial void SubscriptionStarted(ILogger logger, string name, string member, int partitions);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Subscription {Name}: member {Member} claimed partition(s) {Partitions}")]
+    public static partial void PartitionsClaimed(ILogger logger, string name, string member, string partitions);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Subscription {Name}: member {Member} released partition(s) {Partitions} to other members")]
+    public static partial void PartitionsReleased(ILogger logger, string name, string member, string partitions);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Subscription {Name}: member {Member} lost partition(s) {Partitions} (its lease ran out or the subscription was reset)")]
+    public static partial void PartitionsLost(ILogger logger, string name, string member, string partitions);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "Subscription {Name}: member {Member} caught up at {Position}")]
+    public static partial void SubscriptionCaughtUp(ILogger logger, string name, string member, string position);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "Subscription {Name}: handler failed on event {EventId} at {Position} (attempt {Attempt} of {MaxAttempts})")]
+    public static partial void HandlerFailed(ILogger logger, string name, Guid eventId, string position, int attempt, int maxAttempts, Exception exception);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Error, Message = "Subscription {Name}: parked event {EventId} at {Position} after {Attempts} failed attempt(s)")]
+    public static partial void EventParked(ILogger logger, string name, Guid eventId, string position, int attempts, Exception exception);
+
+    [LoggerMessage(EventId = 3008, Level = LogLevel.Error, Message = "Subscription {Name} is stopped: {Error}. Fix the handler, then resume it (ISubscriptionStore.ResumeAsync or `pliers-data subscriptions resume`)")]
+    public static partial void SubscriptionStopped(ILogger logger, string name, string error);
+
+    [LoggerMessage(EventId = 3009, Level = LogLevel.Warning, Message = "Subscription {Name}: database unavailable; trying again in {DelayMilliseconds} ms")]
+    public static partial void SubscriptionRetrying(ILogger logger, string name, long delayMilliseconds, Exception exception);
 }

@@ -25,6 +25,16 @@ internal static class PliersTelemetry
     /// <summary>Submissions or definitions refused by validation.</summary>
     public static readonly Counter<long> ValidationFailures = Meter.CreateCounter<long>("pliers.validation.failures", "{failure}", "Writes refused because the data did not validate.");
 
+    /// <summary>Events handled by durable named subscriptions, tagged with <c>subscription</c>.</summary>
+    public static readonly Counter<long> SubscriptionEvents = Meter.CreateCounter<long>("pliers.subscription.events", "{event}", "Events handled by durable named subscriptions.");
+
+    /// <summary>How far each subscription member of this process is behind: the age of the last event it handled while not caught up.</summary>
+    public static readonly ObservableGauge<double> SubscriptionLag = Meter.CreateObservableGauge(
+        "pliers.subscription.lag",
+        () => Pliers.Data.Subscriptions.SubscriptionMember.Running.Keys.Select(m => new Measurement<double>(m.LagSeconds, new KeyValuePair<string, object?>("subscription", m.Name), new KeyValuePair<string, object?>("member", m.Member))),
+        "s",
+        "Age of the last event a subscription member handled while behind; 0 when caught up.");
+
     /// <summary>Duration of library operations, tagged with <c>pliers.operation</c>.</summary>
     public static readonly Histogram<double> OperationDuration = Meter.CreateHistogram<double>("pliers.operation.duration", "ms", "Duration of Pliers.Data operations.");
 

@@ -14,6 +14,14 @@ internal static class PostgresErrors
         return new PliersValidationException(PliersValidationException.Describe("The submission data does not match the form's JSON Schema", errors), errors, exception);
     }
 
+    /// <summary>A lost or refused connection, or a server shutting down or out of resources: worth trying again for.</summary>
+    public static bool IsTransient(Exception e) => e switch
+    {
+        PostgresException p => p.SqlState.StartsWith("08", StringComparison.Ordinal) || p.SqlState.StartsWith("57P", StringComparison.Ordinal) || p.SqlState.StartsWith("53", StringComparison.Ordinal),
+        NpgsqlException n => n.IsTransient || n.InnerException is IOException or System.Net.Sockets.SocketException or TimeoutException,
+        _ => false,
+    };
+
     /// <summary>Returns the Pliers exception for <paramref name="exception"/>, or null when it is not one the library names.</summary>
     public static PliersDataException? Translate(PostgresException exception) => exception switch
     {
