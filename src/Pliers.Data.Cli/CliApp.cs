@@ -27,6 +27,15 @@ internal static class CliApp
                                   fill a schema with deterministic, realistic data (binary COPY); --versions N
                                   gives the first forms N archived earlier versions, ten per form; a schema that
                                   holds data already gets more (the numbering continues)
+          subscriptions list      durable subscriptions: checkpoints, owners, lag, stop and parked counts
+          subscriptions parked <name>
+                                  the events <name> parked, with their errors
+          subscriptions replay <name> [--id N]
+                                  hand parked events (all, or entry N) to the running members again
+          subscriptions reset <name> --to start|now|<transaction:position>
+                                  move every checkpoint of <name> (running members follow)
+          subscriptions resume <name>
+                                  clear a stop caused by a poison event
 
         options:
           --connection <string>   PostgreSQL connection string (default: $PLIERS_CONNECTION)
@@ -43,12 +52,32 @@ internal static class CliApp
         }
 
         var command = args[0];
-        if (command is not ("migrate" or "rollback" or "status" or "verify" or "seed" or "grant"))
+        if (command is not ("migrate" or "rollback" or "status" or "verify" or "seed" or "grant" or "subscriptions"))
         {
             return UsageError(error, $"unknown command '{command}'");
         }
 
-        string? connection = null, schema = null, to = null, role = null;
+        // subscriptions <verb> [<name>] [options]
+        string? verb = null, subscription = null;
+        if (command == "subscriptions")
+        {
+            verb = args.Length > 1 ? args[1] : null;
+            if (verb is not ("list" or "parked" or "replay" or "reset" or "resume"))
+            {
+                return UsageError(error, verb is null ? "subscriptions needs list, parked, replay, reset or resume" : $"unknown subscriptions command '{verb}'");
+            }
+
+            var named = verb != "list";
+            if (named && (args.Length < 3 || args[2].StartsWith("--", StringComparison.Ordinal)))
+            {
+                return UsageError(error, $"subscriptions {verb} needs the subscription's name");
+            }
+
+            subscription = named ? args[2] : null;
+            args = [command, .. args.Skip(named ? 3 : 2)];
+        }
+
+        string? connection = null, schema = null, to = null, role = null, id = null;
         var force = false;
         var counts = new Dictionary<string, int> { ["--forms"] = 100, ["--submissions"] = 10_000, ["--events"] = 10_000, ["--seed"] = 20261125, ["--versions"] = 0 };
         for (var i = 1; i < args.Length; i++)
@@ -67,7 +96,10 @@ internal static class CliApp
             }
 
             var isCount = counts.ContainsKey(name) && command == "seed";
-            if ((name is not ("--connection" or "--schema" or "--to" or "--role") && !isCount) || (name == "--to" && command != "rollback") || (name == "--role" && command != "grant"))
+            if ((name is not ("--connection" or "--schema" or "--to" or "--role" or "--id") && !isCount)
+                || (name == "--to" && command != "rollback" && verb != "reset")
+                || (name == "--role" && command != "grant")
+                || (name == "--id" && verb != "replay"))
             {
                 return UsageError(error, $"unknown option '{name}' for '{command}'");
             }
@@ -94,6 +126,7 @@ internal static class CliApp
                 case "--connection": connection = value; break;
                 case "--schema": schema = value; break;
                 case "--role": role = value; break;
+                case "--id": id = value; break;
                 default: to = value; break;
             }
         }
@@ -108,6 +141,30 @@ internal static class CliApp
         if (command == "rollback" && (to is null || !long.TryParse(to, NumberStyles.None, CultureInfo.InvariantCulture, out toVersion)))
         {
             return UsageError(error, to is null ? "rollback needs --to <version> (0 removes everything)" : $"--to must be a version number, not '{to}'");
+        }
+
+        long? parkedId = null;
+        if (id is not null)
+        {
+            if (!long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+            {
+                return UsageError(error, $"--id must be a parked entry's number, not '{id}'");
+            }
+
+            parkedId = parsed;
+        }
+
+        var start = Pliers.Data.Subscriptions.SubscriptionStart.Beginning;
+        if (verb == "reset")
+        {
+            try
+            {
+                start = Pliers.Data.Subscriptions.SubscriptionStart.Parse(to ?? throw new FormatException("subscriptions reset needs --to start|now|<transaction:position>"));
+            }
+            catch (FormatException e)
+            {
+                return UsageError(error, e.Message);
+            }
         }
 
         if (command == "grant" && (role is null || !System.Text.RegularExpressions.Regex.IsMatch(role, "^[a-z_][a-z0-9_$]{0,62}$")))
@@ -150,6 +207,7 @@ internal static class CliApp
                     "rollback" => await RollbackAsync(services, toVersion, force, output, error, cancellationToken).ConfigureAwait(false),
                     "status" => await StatusAsync(services, output, cancellationToken).ConfigureAwait(false),
                     "grant" => await GrantAsync(services, role!, output, cancellationToken).ConfigureAwait(false),
+                    "subscriptions" => await SubscriptionsAsync(services.GetRequiredService<Pliers.Data.Subscriptions.ISubscriptionStore>(), verb!, subscription, parkedId, start, output, cancellationToken).ConfigureAwait(false),
                     "seed" => await SeedAsync(services, new Pliers.Data.Seeding.SeedPlan(counts["--forms"], counts["--submissions"], counts["--events"], counts["--seed"], counts["--versions"]), output, cancellationToken).ConfigureAwait(false),
                     _ => await VerifyAsync(services, output, error, cancellationToken).ConfigureAwait(false),
                 };
@@ -286,6 +344,54 @@ internal static class CliApp
         var (forms, submissions, events) = await services.GetRequiredService<Pliers.Data.Seeding.PliersSeeder>().SeedAsync(plan, cancellationToken).ConfigureAwait(false);
         output.WriteLine($"schema '{status.Schema}': seeded {forms} forms{(plan.Versions > 0 ? $" (with {plan.Versions} archived earlier versions)" : string.Empty)}, {submissions} submissions and {events} events in {stopwatch.Elapsed.TotalSeconds:F1} s (seed {plan.Seed})");
         return Success;
+    }
+
+    private static async Task<int> SubscriptionsAsync(Pliers.Data.Subscriptions.ISubscriptionStore store, string verb, string? name, long? parkedId, Pliers.Data.Subscriptions.SubscriptionStart start, TextWriter output, CancellationToken cancellationToken)
+    {
+        switch (verb)
+        {
+            case "list":
+                var listed = await store.ListAsync(cancellationToken).ConfigureAwait(false);
+                if (listed.Count == 0)
+                {
+                    output.WriteLine("no subscriptions");
+                }
+
+                foreach (var s in listed)
+                {
+                    var state = s.StoppedAt is { } stopped ? $"STOPPED since {stopped:u}: {s.LastError}"
+                        : s.FailingSince is { } failing ? $"failing since {failing:u}: {s.LastError}"
+                        : "running";
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{s.Name}  partitions {s.Partitions.Count}  members {s.LiveMembers}  lag {s.Lag.TotalSeconds:F1} s  parked {s.Parked}  {state}"));
+                    foreach (var p in s.Partitions)
+                    {
+                        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {p.Partition,4}  at {p.Checkpoint}  {(p.Owner is null ? "free" : $"owner {p.Owner} until {p.LeaseUntil:u}")}"));
+                    }
+                }
+
+                return Success;
+            case "parked":
+                var parked = await store.ListParkedAsync(name!, cancellationToken).ConfigureAwait(false);
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{parked.Count} parked event(s) of '{name}'"));
+                foreach (var p in parked)
+                {
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  #{p.Id}  event {p.EventId} at {p.Position}  attempts {p.Attempts}  parked {p.ParkedAt:u}{(p.ReplayRequestedAt is null ? "" : "  replay requested")}  {FirstLine(p.Error)}"));
+                }
+
+                return Success;
+            case "replay":
+                var marked = await store.ReplayParkedAsync(name!, parkedId, cancellationToken).ConfigureAwait(false);
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{marked} parked event(s) of '{name}' marked for replay; running members replay them at their next heartbeat"));
+                return marked > 0 || parkedId is null ? Success : Failure;
+            case "reset":
+                await store.ResetAsync(name!, start, cancellationToken).ConfigureAwait(false);
+                output.WriteLine($"'{name}' reset to {start}; running members continue from there");
+                return Success;
+            default:
+                await store.ResumeAsync(name!, cancellationToken).ConfigureAwait(false);
+                output.WriteLine($"'{name}' resumed");
+                return Success;
+        }
     }
 
     private static int UsageError(TextWriter error, string message)

@@ -249,6 +249,58 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
     }
 
     [Fact]
+    public async Task The_cli_lists_parks_replays_resets_and_resumes_subscriptions()
+    {
+        async Task<(int Code, string Output, string Error)> CliAsync(params string[] args)
+        {
+            using var output = new StringWriter();
+            using var error = new StringWriter();
+            var code = await Pliers.Data.Cli.CliApp.RunAsync([.. args, "--connection", postgres.ConnectionString, "--schema", _host.Schema], output, error, Ct);
+            return (code, output.ToString(), error.ToString());
+        }
+
+        Assert.Contains("no subscriptions", (await CliAsync("subscriptions", "list")).Output, StringComparison.Ordinal);
+        var handler = new Recorder { FailWhen = e => e.Data.GetProperty("n").GetInt32() == 1 };
+        var ids = await AppendAsync(3);
+        await using var member = await StartMemberAsync("cli-sub", handler, o =>
+        {
+            o.OnPoison = PoisonPolicy.Park;
+            o.MaxAttempts = 1;
+            o.LeaseDuration = TimeSpan.FromSeconds(1);
+        });
+        await Subscriptions.WaitForCaughtUpAsync("cli-sub", Ct);
+
+        var list = await CliAsync("subscriptions", "list");
+        Assert.Equal(0, list.Code);
+        Assert.Matches("cli-sub  partitions 1  members 1  lag 0.0 s  parked 1  running", list.Output);
+        Assert.Contains($"owner {member.Id}", list.Output, StringComparison.Ordinal);
+        var parked = await CliAsync("subscriptions", "parked", "cli-sub");
+        Assert.Contains($"event {ids[1]}", parked.Output, StringComparison.Ordinal);
+        Assert.Contains("refused n=1", parked.Output, StringComparison.Ordinal);
+        var entry = (await Subscriptions.ListParkedAsync("cli-sub", Ct)).Single().Id;
+
+        Assert.Equal(1, (await CliAsync("subscriptions", "replay", "cli-sub", "--id", (entry + 1000).ToString(System.Globalization.CultureInfo.InvariantCulture))).Code);
+        handler.FailWhen = _ => false;
+        var replay = await CliAsync("subscriptions", "replay", "cli-sub", "--id", entry.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(0, replay.Code);
+        await Eventually.WaitAsync(async () => (await Subscriptions.ListParkedAsync("cli-sub", Ct)).Count, n => n == 0, "replayed through the CLI");
+
+        Assert.Equal(0, (await CliAsync("subscriptions", "reset", "cli-sub", "--to", "start")).Code);
+        await Eventually.WaitAsync(() => handler.Ids.Count >= 6, "handled again after a reset through the CLI");
+        Assert.Equal(0, (await CliAsync("subscriptions", "resume", "cli-sub")).Code);
+
+        Assert.Equal(2, (await CliAsync("subscriptions")).Code);
+        Assert.Equal(2, (await CliAsync("subscriptions", "parked")).Code);
+        Assert.Equal(2, (await CliAsync("subscriptions", "reset", "cli-sub")).Code);
+        Assert.Equal(2, (await CliAsync("subscriptions", "reset", "cli-sub", "--to", "yesterday")).Code);
+        Assert.Equal(2, (await CliAsync("subscriptions", "replay", "cli-sub", "--id", "x")).Code);
+        Assert.Equal(2, (await CliAsync("subscriptions", "list", "--to", "now")).Code);
+        var missing = await CliAsync("subscriptions", "resume", "no-such");
+        Assert.Equal(1, missing.Code);
+        Assert.Contains("No subscription is named 'no-such'", missing.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_reset_moves_the_checkpoint_of_a_running_subscription()
     {
         var ids = await AppendAsync(10);

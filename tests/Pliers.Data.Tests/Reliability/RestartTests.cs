@@ -235,6 +235,110 @@ public sealed class RestartTests(PostgresFixture postgres)
         Assert.True(delivered.Zip(delivered.Skip(1)).All(p => p.First.GlobalPosition.CompareTo(p.Second.GlobalPosition) < 0));
     }
 
+    /// <summary>
+    /// A durable named subscription through a killed connection (every backend of its host terminated) and a server
+    /// restart: it retries with backoff, resumes from its stored checkpoint, handles every acknowledged event, in
+    /// global order of first delivery, and handles again at most what it had not stored yet (at-least-once).
+    /// </summary>
+    [Fact]
+    public async Task A_named_subscription_survives_killed_connections_and_a_restart_from_its_checkpoint()
+    {
+        await using var server = await OwnClusterAsync();
+        var app = new NpgsqlConnectionStringBuilder(server.ConnectionString) { ApplicationName = "pliers-named-sub" }.ConnectionString;
+        var handled = new System.Collections.Concurrent.ConcurrentQueue<Guid>();
+        var services = new ServiceCollection()
+            .AddPliersData(o => o.ConnectionString = app)
+            .AddSingleton(new Handler(handled))
+            .AddPliersSubscription<Handler>("durable", o => o.LeaseDuration = TimeSpan.FromSeconds(2))
+            .BuildServiceProvider();
+        await using (services)
+        {
+            await services.MigratePliersDatabaseAsync(Ct);
+            var hosted = services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().ToArray();
+            foreach (var h in hosted)
+            {
+                await h.StartAsync(Ct);
+            }
+
+            var store = services.GetRequiredService<IEventStore>();
+            var subscriptions = services.GetRequiredService<Pliers.Data.Subscriptions.ISubscriptionStore>();
+            var acknowledged = new List<Guid>();
+            async Task AppendAsync(int count)
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    var e = NewEvent.FromJson("tick", "{}");
+                    var stream = Guid.NewGuid();
+                    for (var attempt = 1; ; attempt++)
+                    {
+                        try
+                        {
+                            await store.AppendAsync(stream, "durable", ExpectedVersion.Any, [e], Ct);
+                            acknowledged.Add(e.Id);
+                            break;
+                        }
+                        catch (NpgsqlException) when (attempt < 20)
+                        {
+                            // a pooled connection from before the restart: the next attempt opens a fresh one
+                        }
+                    }
+                }
+            }
+
+            async Task CaughtUpAsync()
+            {
+                await Eventually.WaitAsync(
+                    async () =>
+                    {
+                        try
+                        {
+                            using var bound = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+                            bound.CancelAfter(TimeSpan.FromSeconds(5));
+                            await subscriptions.WaitForCaughtUpAsync("durable", bound.Token);
+                            return true;
+                        }
+                        catch (Exception e) when (e is NpgsqlException or OperationCanceledException && !Ct.IsCancellationRequested)
+                        {
+                            return false;
+                        }
+                    },
+                    ok => ok,
+                    "the subscription caught up",
+                    TimeSpan.FromSeconds(60));
+            }
+
+            await AppendAsync(30);
+            await CaughtUpAsync();
+
+            // Every connection of the host is killed: the member's pooled connections and the shared listener.
+            Assert.True(await ScalarAsync<long>(server, "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = 'pliers-named-sub'") >= 1);
+            await AppendAsync(30);
+            await CaughtUpAsync();
+
+            await server.RestartAsync(Ct);
+            await AppendAsync(30);
+            await CaughtUpAsync();
+
+            foreach (var h in hosted.Reverse())
+            {
+                await h.StopAsync(Ct);
+            }
+
+            var delivered = handled.ToArray();
+            Assert.Equal(acknowledged, delivered.Distinct());
+            TestContext.Current.TestOutputHelper?.WriteLine($"acknowledged {acknowledged.Count}, deliveries {delivered.Length}");
+        }
+    }
+
+    private sealed class Handler(System.Collections.Concurrent.ConcurrentQueue<Guid> handled) : Pliers.Data.Subscriptions.ISubscriptionHandler
+    {
+        public Task HandleAsync(StoredEvent @event, Pliers.Data.Subscriptions.SubscriptionContext context, CancellationToken cancellationToken)
+        {
+            handled.Enqueue(@event.Id);
+            return Task.CompletedTask;
+        }
+    }
+
     private static async Task<T> ScalarAsync<T>(TestPostgres server, string sql)
     {
         await using var connection = new NpgsqlConnection(server.ConnectionString);
