@@ -65,7 +65,7 @@ if (string.IsNullOrWhiteSpace(connection))
 try
 {
     await using var events = new EventScenarios();
-    IScenario[] scenarios = [new MigrationsUpScenario(), events, new ValidationDbScenario(), new FormScenarios(), new PoolScenario()];
+    IScenario[] scenarios = [new MigrationsUpScenario(), events, new SubscribeScenario(), new ValidationDbScenario(), new FormScenarios(), new PoolScenario()];
     var context = new BenchmarkContext(connection, quick, Console.Out) { Submissions = submissionRows, Events = eventRows, SeederShape = seederShape };
     var results = new List<BenchmarkResult>();
     var total = Stopwatch.StartNew();

@@ -4,6 +4,9 @@ using Pliers.Data;
 using Pliers.Data.Events;
 using Pliers.Data.Forms;
 using Pliers.Data.Submissions;
+using Pliers.Data.Subscriptions;
+using Dapper;
+using Npgsql;
 
 namespace Pliers.Data.WebApi;
 
@@ -45,6 +48,12 @@ public static class WebApiApp
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true); // malformed bodies reach the client-error answer
         builder.Services.AddPliersData(builder.Configuration.GetSection("Pliers"));
         builder.Services.AddPliersMigrationsOnStartup();
+        builder.Services.AddHostedService<FormStatsTable>();
+        builder.Services.AddPliersSubscription<FormStatsProjection>(FormStatsProjection.Name, o =>
+        {
+            o.Transactional = true; // the projection row and the checkpoint commit together
+            o.Filter = new EventFilter { EventTypes = [PliersEventTypes.SubmissionCreated] };
+        });
         builder.Services.AddHealthChecks().AddPliersData();
 
         var app = builder.Build();
@@ -88,6 +97,14 @@ public static class WebApiApp
             Results.Ok(await submissions.ChangeStatusAsync(id, body.RowVersion, body.Status, ct)));
         app.MapGet("/events/{aggregateId:guid}", (Guid aggregateId, IEventStore events, CancellationToken ct) =>
             Results.Ok(events.ReadStreamAsync(aggregateId, 1, ct)));
+        app.MapGet("/stats/forms", async (NpgsqlDataSource dataSource, Microsoft.Extensions.Options.IOptions<PliersDataOptions> options, CancellationToken ct) =>
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(ct);
+            return Results.Ok(await connection.QueryAsync(new CommandDefinition(
+                $"select form, submissions, last_submission_at as \"lastSubmissionAt\" from {FormStatsProjection.Table(options.Value.Schema)} order by form",
+                cancellationToken: ct)));
+        });
+        app.MapGet("/subscriptions", async (ISubscriptionStore subscriptions, CancellationToken ct) => Results.Ok(await subscriptions.ListAsync(ct)));
         app.MapHealthChecks("/health");
         return app;
     }

@@ -81,7 +81,7 @@ internal sealed class PliersSeeder(PliersDatabase database)
                 var forms = Enumerable.Range(0, plan.Forms)
                     .Select(i => (Id: NextId(), Name: $"seed-form-{offset + i + 1:D6}", Archived: Math.Clamp(plan.Versions - (i * 10), 0, 10)))
                     .ToArray();
-                await using (var writer = await connection.BeginBinaryImportAsync($"copy {s}.form_definitions (id, name, version, definition, status) from stdin (format binary)", cancellationToken).ConfigureAwait(false))
+                await using (var writer = await ImportAsync(connection, $"copy {s}.form_definitions (id, name, version, definition, status) from stdin (format binary)", cancellationToken).ConfigureAwait(false))
                 {
                     foreach (var (id, name, archived) in forms)
                     {
@@ -101,7 +101,7 @@ internal sealed class PliersSeeder(PliersDatabase database)
                 }
 
                 var start = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
-                await using (var writer = await connection.BeginBinaryImportAsync($"copy {s}.form_submissions (id, form_definition_id, form_version, data, status, created_at) from stdin (format binary)", cancellationToken).ConfigureAwait(false))
+                await using (var writer = await ImportAsync(connection, $"copy {s}.form_submissions (id, form_definition_id, form_version, data, status, created_at) from stdin (format binary)", cancellationToken).ConfigureAwait(false))
                 {
                     for (var i = 0; i < plan.Submissions; i++)
                     {
@@ -121,7 +121,7 @@ internal sealed class PliersSeeder(PliersDatabase database)
                     await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
                 }
 
-                await using (var writer = await connection.BeginBinaryImportAsync($"copy {s}.events (id, aggregate_id, aggregate_type, event_type, event_data, event_version) from stdin (format binary)", cancellationToken).ConfigureAwait(false))
+                await using (var writer = await ImportAsync(connection, $"copy {s}.events (id, aggregate_id, aggregate_type, event_type, event_data, event_version) from stdin (format binary)", cancellationToken).ConfigureAwait(false))
                 {
                     var stream = Guid.Empty;
                     for (var i = 0; i < plan.Events; i++)
@@ -143,6 +143,18 @@ internal sealed class PliersSeeder(PliersDatabase database)
         }
 
         return (plan.Forms, plan.Submissions, plan.Events);
+    }
+
+    /// <summary>
+    /// Starts a binary COPY without the connection's command timeout: the database checks the rows at the end of the
+    /// statement (the set-based validation trigger, the indexes), which takes minutes for millions of rows (10M
+    /// submissions: the default 30 s ran out while the server was still validating). Cancel with the token.
+    /// </summary>
+    private static async Task<NpgsqlBinaryImporter> ImportAsync(NpgsqlConnection connection, string copy, CancellationToken cancellationToken)
+    {
+        var writer = await connection.BeginBinaryImportAsync(copy, cancellationToken).ConfigureAwait(false);
+        writer.Timeout = TimeSpan.Zero;
+        return writer;
     }
 }
 

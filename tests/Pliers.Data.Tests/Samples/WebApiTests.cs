@@ -97,6 +97,15 @@ public sealed class WebApiTests(PostgresFixture postgres)
             Assert.Contains(logs.Entries, e => e.Level == LogLevel.Information && e.Message.Contains("PliersValidationException", StringComparison.Ordinal));
             Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
 
+            // The sample's projection (a transactional named subscription) counted the one submission.
+            var stats = await Eventually.WaitAsync(
+                () => http.GetFromJsonAsync<JsonElement>("/stats/forms", Ct),
+                s => s.GetArrayLength() == 1 && s[0].GetProperty("submissions").GetInt64() == 1,
+                "the form-stats projection counted the submission");
+            Assert.Equal("web-intake", stats[0].GetProperty("form").GetString());
+            var subscriptions = await http.GetFromJsonAsync<JsonElement>("/subscriptions", Ct);
+            Assert.Equal("form-stats", subscriptions[0].GetProperty("name").GetString());
+
             var health = await http.GetAsync("/health", Ct);
             Assert.Equal(HttpStatusCode.OK, health.StatusCode);
             Assert.Equal("Healthy", await health.Content.ReadAsStringAsync(Ct));
@@ -104,7 +113,7 @@ public sealed class WebApiTests(PostgresFixture postgres)
         finally
         {
             await app.StopAsync(Ct);
-            await postgres.ExecuteAsync($"drop schema if exists \"{schema}\" cascade");
+            await postgres.ExecuteAsync($"drop schema if exists \"{schema}\" cascade; drop schema if exists \"{schema}_sample\" cascade");
         }
     }
 }
