@@ -78,6 +78,7 @@ internal sealed class PliersMigrator
 
                 var after = await ReadAppliedAsync(connection, cancellationToken).ConfigureAwait(false);
                 await RecordCatalogAsync(connection, after, cancellationToken).ConfigureAwait(false);
+                await PliersGrants.RegrantAsync(connection, Schema, cancellationToken).ConfigureAwait(false);
                 var applied = after.Keys.Except(before.Keys).Order().ToArray();
                 if (applied.Length > 0)
                 {
@@ -117,6 +118,7 @@ internal sealed class PliersMigrator
                 else
                 {
                     await RecordCatalogAsync(connection, after, cancellationToken).ConfigureAwait(false);
+                    await PliersGrants.RegrantAsync(connection, Schema, cancellationToken).ConfigureAwait(false);
                 }
 
                 var reverted = before.Keys.Except(after.Keys).OrderDescending().ToArray();

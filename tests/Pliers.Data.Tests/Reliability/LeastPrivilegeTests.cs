@@ -160,6 +160,35 @@ public sealed class LeastPrivilegeTests(PostgresFixture postgres)
                 }
             }
 
+            // A durable named subscription as the application role: registration, leases, checkpoints, a parked event.
+            await using (var member = new ServiceCollection()
+                .AddPliersData(o =>
+                {
+                    o.ConnectionString = app;
+                    o.Schema = owner.Schema;
+                })
+                .AddSingleton(new RefusePoison())
+                .AddPliersSubscription<RefusePoison>("app-role", o =>
+                {
+                    o.OnPoison = Pliers.Data.Subscriptions.PoisonPolicy.Park;
+                    o.MaxAttempts = 1;
+                })
+                .BuildServiceProvider())
+            {
+                var store = member.GetRequiredService<IEventStore>();
+                await store.AppendAsync(Guid.NewGuid(), "t", 0, [NewEvent.FromJson("poison", "{}")], Ct);
+                await StartAsync(member);
+                var subscriptions = member.GetRequiredService<Pliers.Data.Subscriptions.ISubscriptionStore>();
+                using var bound = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+                bound.CancelAfter(TimeSpan.FromSeconds(30));
+                await subscriptions.WaitForCaughtUpAsync("app-role", bound.Token);
+                Assert.Single(await subscriptions.ListParkedAsync("app-role", Ct));
+                foreach (var hosted in member.GetServices<IHostedService>())
+                {
+                    await hosted.StopAsync(Ct);
+                }
+            }
+
             // Drift made by someone else is named, to the application role too.
             await postgres.ExecuteAsync($"create index drift_by_hand on \"{owner.Schema}\".form_submissions (created_at)");
             await using (var services = Host())
@@ -201,5 +230,11 @@ public sealed class LeastPrivilegeTests(PostgresFixture postgres)
             NpgsqlConnection.ClearAllPools();
             await postgres.ExecuteAsync($"drop owned by {role} cascade; drop role if exists {role}");
         }
+    }
+
+    private sealed class RefusePoison : Pliers.Data.Subscriptions.ISubscriptionHandler
+    {
+        public Task HandleAsync(StoredEvent @event, Pliers.Data.Subscriptions.SubscriptionContext context, CancellationToken cancellationToken) =>
+            @event.EventType == "poison" ? throw new InvalidOperationException("poison") : Task.CompletedTask;
     }
 }
