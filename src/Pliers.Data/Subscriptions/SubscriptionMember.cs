@@ -32,6 +32,7 @@ internal sealed class SubscriptionMember
     private readonly HashSet<int> _dirty = [];
     private int _partitions;
     private long _leaseDeadline;
+    private long _nextBeat;
     private bool _stopped;
     private bool _replays;
     private bool _caughtUp;
@@ -96,7 +97,6 @@ internal sealed class SubscriptionMember
     {
         var backoff = TimeSpan.FromMilliseconds(100);
         var registered = false;
-        long nextBeat = 0;
         while (!cancellationToken.IsCancellationRequested && !_abandon)
         {
             try
@@ -107,13 +107,12 @@ internal sealed class SubscriptionMember
                     registered = true;
                 }
 
-                if (Stopwatch.GetTimestamp() >= nextBeat)
+                if (Stopwatch.GetTimestamp() >= _nextBeat)
                 {
                     await BeatAsync(cancellationToken).ConfigureAwait(false);
-                    nextBeat = Stopwatch.GetTimestamp() + (long)(Tick.TotalSeconds * Stopwatch.Frequency);
                 }
 
-                var untilBeat = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), nextBeat);
+                var untilBeat = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), _nextBeat);
                 if (_stopped || _owned.Count == 0)
                 {
                     await Task.Delay(untilBeat > TimeSpan.Zero ? untilBeat : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
@@ -148,7 +147,7 @@ internal sealed class SubscriptionMember
                 PliersLog.SubscriptionRetrying(_logger, _name, (long)backoff.TotalMilliseconds, e);
                 await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
-                nextBeat = 0;
+                _nextBeat = 0;
             }
         }
     }
@@ -190,6 +189,7 @@ internal sealed class SubscriptionMember
     private async Task BeatAsync(CancellationToken cancellationToken)
     {
         var sent = Stopwatch.GetTimestamp();
+        _nextBeat = sent + (long)(Tick.TotalSeconds * Stopwatch.Frequency);
         var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -293,10 +293,21 @@ internal sealed class SubscriptionMember
             {
                 foreach (var row in rows)
                 {
-                    if (!_owned.TryGetValue(row.Partition, out var checkpoint) || row.TransactionId < checkpoint.TransactionId
-                        || (row.TransactionId == checkpoint.TransactionId && row.Position <= checkpoint.Position))
+                    if (!_owned.TryGetValue(row.Partition, out var checkpoint) || checkpoint >= row.GlobalPosition)
                     {
                         continue; // another partition's, or behind this partition's checkpoint
+                    }
+
+                    if (Stopwatch.GetTimestamp() >= _nextBeat)
+                    {
+                        // A long batch (slow handlers): store what is handled and renew the leases before they run out,
+                        // or the member would lose its partitions and hand the same events out again and again.
+                        await FlushAsync(cancellationToken).ConfigureAwait(false);
+                        await BeatAsync(cancellationToken).ConfigureAwait(false);
+                        if (!_owned.TryGetValue(row.Partition, out checkpoint) || checkpoint >= row.GlobalPosition)
+                        {
+                            continue; // released or lost at this beat
+                        }
                     }
 
                     if (_stopped || !LeaseRuns || cancellationToken.IsCancellationRequested)
@@ -336,12 +347,7 @@ internal sealed class SubscriptionMember
             _caughtUp = false;
         }
 
-        var store = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (store.ConfigureAwait(false))
-        {
-            await FlushAsync(store, cancellationToken).ConfigureAwait(false);
-        }
-
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
         return rows.Count == _options.BatchSize;
     }
 
@@ -390,7 +396,11 @@ internal sealed class SubscriptionMember
             {
                 failure = ex;
                 PliersLog.HandlerFailed(_logger, _name, e.Id, e.GlobalPosition.ToString(), attempt, _options.MaxAttempts, ex);
-                await ExecuteAsync(_table.Failing, new { name = _name, partition, member = Member, error = Describe(ex) }, cancellationToken).ConfigureAwait(false);
+                if (parkedId is null)
+                {
+                    // A replay failing again is recorded on its parked entry; the partition's new events are not failing.
+                    await ExecuteAsync(_table.Failing, new { name = _name, partition, member = Member, error = Describe(ex) }, cancellationToken).ConfigureAwait(false);
+                }
                 if (attempt < _options.MaxAttempts)
                 {
                     var delay = TimeSpan.FromTicks(Math.Min(_options.RetryDelay.Ticks << Math.Min(attempt - 1, 20), TimeSpan.FromSeconds(30).Ticks));
@@ -532,6 +542,15 @@ internal sealed class SubscriptionMember
 
                 await DeliverAsync(handler, row.ToEvent(_database.MaxDocumentDepth), row.Partition, row.ParkedId, cancellationToken).ConfigureAwait(false);
             }
+        }
+    }
+
+    private async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await FlushAsync(connection, cancellationToken).ConfigureAwait(false);
         }
     }
 

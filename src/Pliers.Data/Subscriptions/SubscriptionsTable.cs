@@ -213,6 +213,8 @@ internal sealed record SubscriptionEventRow(
     ulong TransactionId,
     int Partition)
 {
+    public GlobalPosition GlobalPosition => new(TransactionId, Position);
+
     public StoredEvent ToEvent(int maxDepth) =>
         new EventRow(Id, AggregateId, AggregateType, EventType, EventVersion, Data, Metadata, CorrelationId, CausationId, CreatedAt, Position, TransactionId).ToEvent(maxDepth);
 }

@@ -93,6 +93,22 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
     }
 
     [Fact]
+    public async Task A_batch_that_takes_longer_than_the_lease_keeps_its_partition_and_hands_each_event_out_once()
+    {
+        var ids = await AppendAsync(40);
+        var handler = new Recorder { Delay = TimeSpan.FromMilliseconds(40) };
+        await using var member = await StartMemberAsync("slow", handler, o =>
+        {
+            o.LeaseDuration = TimeSpan.FromMilliseconds(600); // a batch of 40 takes ~1.6 s: the leases are renewed inside it
+            o.BatchSize = 40;
+        });
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        bound.CancelAfter(TimeSpan.FromSeconds(60));
+        await Subscriptions.WaitForCaughtUpAsync("slow", bound.Token);
+        Assert.Equal(ids, handler.Ids);
+    }
+
+    [Fact]
     public async Task Start_from_now_or_after_a_position_and_the_head_is_readable()
     {
         Assert.Equal(GlobalPosition.Start, await Store.GetHeadPositionAsync(Ct));
@@ -497,14 +513,21 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
 
         public Func<StoredEvent, bool> FailWhen { get; set; } = _ => false;
 
+        public TimeSpan Delay { get; init; }
+
         public ConcurrentQueue<(Guid Id, int Attempt)> Attempts { get; } = new();
 
         public List<Guid> Ids => [.. _ids];
 
         public int Replays;
 
-        public Task HandleAsync(StoredEvent @event, SubscriptionContext context, CancellationToken cancellationToken)
+        public async Task HandleAsync(StoredEvent @event, SubscriptionContext context, CancellationToken cancellationToken)
         {
+            if (Delay > TimeSpan.Zero)
+            {
+                await Task.Delay(Delay, cancellationToken); // a handler doing slow work
+            }
+
             Attempts.Enqueue((@event.Id, context.Attempt));
             if (FailWhen(@event))
             {
@@ -517,7 +540,6 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
             }
 
             _ids.Enqueue(@event.Id);
-            return Task.CompletedTask;
         }
     }
 
