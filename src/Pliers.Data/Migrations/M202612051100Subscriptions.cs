@@ -53,8 +53,7 @@ internal sealed class M202612051100Subscriptions(string schema) : PliersMigratio
             parked_at timestamptz not null default now(),
             replay_requested_at timestamptz,
             constraint subscription_parked_pkey primary key (id),
-            constraint subscription_parked_event_key unique (name, event_id),
-            constraint subscription_parked_event_fkey foreign key (event_id) references {{s}}.events (id)
+            constraint subscription_parked_event_key unique (name, event_id)
         )
         """,
         $$"""
