@@ -16,6 +16,9 @@ public static class WebApiApp
     /// <summary>Request body for creating a form.</summary>
     public sealed record CreateForm(string Name, JsonElement Definition);
 
+    /// <summary>Request body for a data change: the new data and the row version read last.</summary>
+    public sealed record ChangeData(JsonElement Data, uint RowVersion);
+
     /// <summary>Request body for a status change: the new status (by name) and the row version read last.</summary>
     public sealed record ChangeStatus(SubmissionStatus Status, uint RowVersion);
 
@@ -95,6 +98,14 @@ public static class WebApiApp
             Results.Ok(await submissions.QueryAsync(new SubmissionQuery { FormName = form, Status = status, Cursor = cursor, PageSize = pageSize ?? 50 }, ct)));
         app.MapPost("/submissions/{id:guid}/status", async (Guid id, ChangeStatus body, IFormSubmissionRepository submissions, CancellationToken ct) =>
             Results.Ok(await submissions.ChangeStatusAsync(id, body.RowVersion, body.Status, ct)));
+        app.MapPut("/submissions/{id:guid}", async (Guid id, ChangeData body, IFormSubmissionRepository submissions, CancellationToken ct) =>
+            Results.Ok(await submissions.UpdateDataAsync(id, body.RowVersion, body.Data, ct)));
+        app.MapGet("/submissions/{id:guid}/revisions", async (Guid id, IFormSubmissionRepository submissions, CancellationToken ct) =>
+            Results.Ok(await submissions.ListRevisionsAsync(id, ct)));
+        app.MapGet("/submissions/{id:guid}/revisions/{revision:int}", async (Guid id, int revision, IFormSubmissionRepository submissions, CancellationToken ct) =>
+            await submissions.GetRevisionAsync(id, revision, ct) is { } found ? Results.Ok(found) : Results.NotFound());
+        app.MapGet("/submissions/{id:guid}/diff", async (Guid id, int from, int to, IFormSubmissionRepository submissions, CancellationToken ct) =>
+            Results.Json(await submissions.DiffRevisionsAsync(id, from, to, ct), contentType: "application/json-patch+json"));
         app.MapGet("/events/{aggregateId:guid}", (Guid aggregateId, IEventStore events, CancellationToken ct) =>
             Results.Ok(events.ReadStreamAsync(aggregateId, 1, ct)));
         app.MapGet("/stats/forms", async (NpgsqlDataSource dataSource, Microsoft.Extensions.Options.IOptions<PliersDataOptions> options, CancellationToken ct) =>

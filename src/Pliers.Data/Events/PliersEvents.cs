@@ -71,7 +71,11 @@ public sealed record FormSubmissionCreated(Guid FormDefinitionId, int FormVersio
 /// <summary>The data of <see cref="PliersEventTypes.SubmissionUpdated"/>.</summary>
 /// <param name="FormDefinitionId">The id of the definition version the submission belongs to.</param>
 /// <param name="FormVersion">That version's number.</param>
-public sealed record FormSubmissionUpdated(Guid FormDefinitionId, int FormVersion);
+public sealed record FormSubmissionUpdated(Guid FormDefinitionId, int FormVersion)
+{
+    /// <summary>Gets the revision the change made (since migration 202612051200; null in older events).</summary>
+    public int? Revision { get; init; }
+}
 
 /// <summary>The data of the status events (<see cref="PliersEventTypes.SubmissionSubmitted"/> and the others).</summary>
 /// <param name="From">The previous status (lower case).</param>

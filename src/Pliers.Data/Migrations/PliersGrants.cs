@@ -20,6 +20,7 @@ internal static partial class PliersGrants
     [
         ("form_definitions", "select, insert, update, delete"),
         ("form_submissions", "select, insert, update"),
+        ("form_submission_revisions", "select, insert, delete"),
         ("events", "select, insert"),
         ("subscriptions", "select, insert, update, delete"),
         ("subscription_members", "select, insert, update, delete"),

@@ -26,6 +26,7 @@ internal sealed class FormSubmissionsTable
     {
         _definitions = definitions;
         var t = Name = database.QuotedSchema + ".form_submissions";
+        Revisions = database.QuotedSchema + ".form_submission_revisions";
 
         // Each write below is one statement: the check, the row and its event, sent once and committed once (no
         // explicit transaction for create and status change). What was refused, and why, comes back as data.
@@ -37,8 +38,8 @@ internal sealed class FormSubmissionsTable
             with definition as (
                 select id, version from {definitions.Name} where id = @definition and status = 'active' for key share
             ), changed as (
-                insert into {t} (id, form_definition_id, form_version, data)
-                select @id, d.id, d.version, @data::jsonb from definition d
+                insert into {t} (id, form_definition_id, form_version, data, revision_correlation_id, revision_causation_id)
+                select @id, d.id, d.version, @data::jsonb, @correlation_id, @causation_id from definition d
                 returning {Select}
             ), event as (
                 {events.InsertOneFrom("changed", "@event_data::jsonb", "1")}
@@ -60,17 +61,34 @@ internal sealed class FormSubmissionsTable
             )
             select * from changed
             """;
+        // The replaced revision moves to the history in the same statement: the join reads the row as the statement's
+        // snapshot saw it, i.e. before the update (which only succeeds when nobody changed it since).
         UpdateData = $"""
             with changed as (
-                update {t} s set data = @data::jsonb
+                update {t} s set data = @data::jsonb, revision = s.revision + 1, revised_at = now(),
+                                 revision_correlation_id = @correlation_id, revision_causation_id = @causation_id
                 where s.id = @id and s.xmin = @row_version::text::xid
                 returning {Columns("s.")}
+            ), history as (
+                insert into {Revisions} (submission_id, revision, data, created_at, correlation_id, causation_id)
+                select o.id, o.revision, o.data, coalesce(o.revised_at, o.created_at), o.revision_correlation_id, o.revision_causation_id
+                from {t} o join changed c on c.id = o.id
             ), event as (
-                {events.InsertOneFrom("changed", "jsonb_build_object('formDefinitionId', changed.formdefinitionid, 'formVersion', changed.formversion)", events.NextVersionOfId)}
+                {events.InsertOneFrom("changed", "jsonb_build_object('formDefinitionId', changed.formdefinitionid, 'formVersion', changed.formversion, 'revision', changed.revision)", events.NextVersionOfId)}
             )
             select * from changed
             """;
         State = $"select status as Status, xmin as RowVersion from {t} where id = @id";
+
+        // Every revision of a submission: the replaced ones from the history, the current one from the row.
+        const string RevisionColumns = "revision as Revision, data as Data, created_at as CreatedAt, correlation_id as CorrelationId, causation_id as CausationId";
+        RevisionsOf = $"""
+            select {RevisionColumns} from {Revisions} where submission_id = @id and (@revision::int is null or revision = @revision)
+            union all
+            select revision, data, coalesce(revised_at, created_at), revision_correlation_id, revision_causation_id from {t}
+            where id = @id and (@revision::int is null or revision = @revision)
+            order by 1
+            """;
         ById = $"select {Select} from {t} where id = @id";
         DefinitionOf = $"select form_definition_id from {t} where id = @id";
         CopyIn = $"copy {t} ({CopyColumns}) from stdin (format binary)";
@@ -88,6 +106,12 @@ internal sealed class FormSubmissionsTable
     /// <summary>Checks the row version, replaces the data and appends the event; the changed row or nothing.</summary>
     public string UpdateData { get; }
 
+    /// <summary>Gets the quoted name of the revision history table.</summary>
+    public string Revisions { get; }
+
+    /// <summary>A submission's revisions (all, or the one <c>@revision</c> names), oldest first.</summary>
+    public string RevisionsOf { get; }
+
     /// <summary>A submission's status and row version (<see cref="SubmissionState"/>): why a change was refused.</summary>
     public string State { get; }
 
@@ -100,7 +124,7 @@ internal sealed class FormSubmissionsTable
 
     private static string Columns(string alias) =>
         $"{alias}id as Id, {alias}form_definition_id as FormDefinitionId, {alias}form_version as FormVersion, {alias}status as Status, {alias}data as Data, " +
-        $"{alias}title as Title, {alias}priority as Priority, {alias}created_at as CreatedAt, {alias}updated_at as UpdatedAt, {alias}xmin as RowVersion";
+        $"{alias}title as Title, {alias}priority as Priority, {alias}created_at as CreatedAt, {alias}updated_at as UpdatedAt, {alias}xmin as RowVersion, {alias}revision as Revision";
 
     /// <summary>The page query exactly as it runs (the plan tests EXPLAIN it).</summary>
     public (string Sql, DynamicParameters Parameters) Page(SubmissionQuery query)
@@ -218,9 +242,9 @@ internal sealed class FormSubmissionsTable
 }
 
 /// <summary>A submission as <see cref="FormSubmissionsTable"/> reads it; columns are matched by name.</summary>
-internal record SubmissionRow(Guid Id, Guid FormDefinitionId, int FormVersion, string Status, string Data, string? Title, int? Priority, DateTime CreatedAt, DateTime UpdatedAt, uint RowVersion)
+internal record SubmissionRow(Guid Id, Guid FormDefinitionId, int FormVersion, string Status, string Data, string? Title, int? Priority, DateTime CreatedAt, DateTime UpdatedAt, uint RowVersion, int Revision)
 {
-    public FormSubmission ToSubmission(int maxDepth) => new(
+    public FormSubmission ToSubmission(int maxDepth) => new FormSubmission(
         Id,
         FormDefinitionId,
         FormVersion,
@@ -230,7 +254,14 @@ internal record SubmissionRow(Guid Id, Guid FormDefinitionId, int FormVersion, s
         Priority,
         DefinitionRow.Utc(CreatedAt),
         DefinitionRow.Utc(UpdatedAt),
-        RowVersion);
+        RowVersion) { Revision = Revision };
+}
+
+/// <summary>A revision as <see cref="FormSubmissionsTable.RevisionsOf"/> reads it.</summary>
+internal sealed record RevisionRow(int Revision, string Data, DateTime CreatedAt, Guid? CorrelationId, Guid? CausationId)
+{
+    public SubmissionRevision ToRevision(Guid submissionId, int maxDepth) =>
+        new(submissionId, Revision, JsonDepth.Parse(Data, maxDepth), DefinitionRow.Utc(CreatedAt), CorrelationId, CausationId);
 }
 
 /// <summary>The status and row version of a submission, read after a change statement wrote nothing.</summary>

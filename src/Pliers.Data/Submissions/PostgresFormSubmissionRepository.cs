@@ -181,6 +181,35 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         _ => false,
     };
 
+    public async Task<IReadOnlyList<SubmissionRevision>> ListRevisionsAsync(Guid id, CancellationToken cancellationToken = default)
+    {
+        var revisions = await RevisionsAsync(id, null, cancellationToken).ConfigureAwait(false);
+        return revisions.Count > 0 ? revisions : throw new PliersNotFoundException($"Submission {id} does not exist.");
+    }
+
+    public async Task<SubmissionRevision?> GetRevisionAsync(Guid id, int revision, CancellationToken cancellationToken = default) =>
+        (await RevisionsAsync(id, revision, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
+
+    public async Task<JsonElement> DiffRevisionsAsync(Guid id, int from, int to, CancellationToken cancellationToken = default)
+    {
+        var revisions = await ListRevisionsAsync(id, cancellationToken).ConfigureAwait(false);
+        SubmissionRevision Find(int number) => revisions.SingleOrDefault(r => r.Revision == number)
+            ?? throw new PliersNotFoundException($"Submission {id} has no revision {number} (it has 1 to {revisions[^1].Revision}).");
+        return JsonPatch.Diff(Find(from).Data, Find(to).Data);
+    }
+
+    private async Task<IReadOnlyList<SubmissionRevision>> RevisionsAsync(Guid id, int? revision, CancellationToken cancellationToken)
+    {
+        // From the primary: a revision just written is there (read-your-writes), and the history and the row are read
+        // in one snapshot.
+        var connection = await _primary.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var rows = await connection.QueryAsync<RevisionRow>(new CommandDefinition(_table.RevisionsOf, new { id, revision }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return rows.Select(r => r.ToRevision(id, MaxDepth)).ToArray();
+        }
+    }
+
     public async Task<FormSubmission?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default)
     {
         var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);

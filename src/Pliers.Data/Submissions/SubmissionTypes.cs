@@ -46,6 +46,9 @@ public sealed record FormSubmission(
     DateTimeOffset UpdatedAt,
     uint RowVersion)
 {
+    /// <summary>Gets the number of the current revision of <see cref="Data"/>: 1 when created, one more per data change.</summary>
+    public int Revision { get; init; } = 1;
+
     /// <summary>Deserialises <see cref="Data"/> with System.Text.Json.</summary>
     /// <typeparam name="T">The submission's .NET type.</typeparam>
     /// <param name="options">Serializer options, or <see langword="null"/> for <see cref="JsonSerializerOptions.Web"/>.</param>
@@ -60,6 +63,15 @@ public sealed record FormSubmission(
     /// <exception cref="JsonException">The data does not fit <typeparamref name="T"/>.</exception>
     public T? GetData<T>(JsonTypeInfo<T> typeInfo) => Data.Deserialize(typeInfo);
 }
+
+/// <summary>One revision of a submission's data: immutable once replaced.</summary>
+/// <param name="SubmissionId">The submission.</param>
+/// <param name="Revision">The revision number, from 1.</param>
+/// <param name="Data">The data as it was in this revision.</param>
+/// <param name="CreatedAt">When this revision was made (the create, or the data change).</param>
+/// <param name="CorrelationId">The correlation id of the write that made it, when given.</param>
+/// <param name="CausationId">The causation id of the write that made it, when given.</param>
+public sealed record SubmissionRevision(Guid SubmissionId, int Revision, JsonElement Data, DateTimeOffset CreatedAt, Guid? CorrelationId, Guid? CausationId);
 
 /// <summary>Which submissions a query returns; every filter is optional and they combine with AND.</summary>
 public sealed record SubmissionQuery
@@ -135,6 +147,32 @@ public interface IFormSubmissionRepository
     /// <exception cref="PliersConcurrencyException">It changed since it was read.</exception>
     /// <exception cref="PliersValidationException">The data is invalid.</exception>
     Task<FormSubmission> UpdateDataAsync(Guid id, uint rowVersion, JsonElement data, EventContext? context = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists every revision of a submission's data, oldest first; the last is the current data.</summary>
+    /// <param name="id">The submission id.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The revisions.</returns>
+    /// <exception cref="PliersNotFoundException">The submission does not exist.</exception>
+    Task<IReadOnlyList<SubmissionRevision>> ListRevisionsAsync(Guid id, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads one revision of a submission's data.</summary>
+    /// <param name="id">The submission id.</param>
+    /// <param name="revision">The revision number.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The revision, or <see langword="null"/> when the submission or the revision does not exist.</returns>
+    Task<SubmissionRevision?> GetRevisionAsync(Guid id, int revision, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The difference between two revisions as an RFC 6902 JSON Patch (an array of <c>add</c>, <c>remove</c> and
+    /// <c>replace</c> operations) that turns revision <paramref name="from"/> into revision <paramref name="to"/>.
+    /// </summary>
+    /// <param name="id">The submission id.</param>
+    /// <param name="from">The revision the patch applies to.</param>
+    /// <param name="to">The revision the patch produces.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The patch; an empty array when the two are equal.</returns>
+    /// <exception cref="PliersNotFoundException">The submission or one of the revisions does not exist.</exception>
+    Task<JsonElement> DiffRevisionsAsync(Guid id, int from, int to, CancellationToken cancellationToken = default);
 
     /// <summary>Moves a submission through its workflow: draft → submitted → approved | rejected, and any → archived.</summary>
     /// <param name="id">The submission id.</param>

@@ -79,6 +79,19 @@ public sealed class WebApiTests(PostgresFixture postgres)
             Assert.Equal(HttpStatusCode.Conflict, stale.StatusCode);
             Assert.Equal("application/problem+json", stale.Content.Headers.ContentType?.MediaType);
 
+            // A data change keeps the replaced revision; the diff is a JSON Patch.
+            var latest = await http.GetFromJsonAsync<JsonElement>($"/submissions/{submissionId}", Ct);
+            var edited = await http.PutAsJsonAsync($"/submissions/{submissionId}", new { data = new { email = "ada@example.org", age = 37 }, rowVersion = latest.GetProperty("rowVersion").GetUInt32() }, Ct);
+            Assert.Equal(HttpStatusCode.OK, edited.StatusCode);
+            Assert.Equal(2, (await edited.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("revision").GetInt32());
+            var revisions = await http.GetFromJsonAsync<JsonElement>($"/submissions/{submissionId}/revisions", Ct);
+            Assert.Equal(2, revisions.GetArrayLength());
+            Assert.Equal(36, (await http.GetFromJsonAsync<JsonElement>($"/submissions/{submissionId}/revisions/1", Ct)).GetProperty("data").GetProperty("age").GetInt32());
+            var diff = await http.GetAsync($"/submissions/{submissionId}/diff?from=1&to=2", Ct);
+            Assert.Equal("application/json-patch+json", diff.Content.Headers.ContentType?.MediaType);
+            Assert.Equal("""[{"op":"replace","path":"/age","value":37}]""", await diff.Content.ReadAsStringAsync(Ct));
+            Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"/submissions/{submissionId}/diff?from=1&to=7", Ct)).StatusCode);
+
             // Every error is ProblemDetails: malformed JSON, an unknown route, an unknown id.
             using (var malformed = new StringContent("{\"email\": ", System.Text.Encoding.UTF8, "application/json"))
             {
