@@ -100,6 +100,10 @@ public static class WebApiApp
             Results.Ok(await submissions.ChangeStatusAsync(id, body.RowVersion, body.Status, ct)));
         app.MapPut("/submissions/{id:guid}", async (Guid id, ChangeData body, IFormSubmissionRepository submissions, CancellationToken ct) =>
             Results.Ok(await submissions.UpdateDataAsync(id, body.RowVersion, body.Data, ct)));
+        app.MapDelete("/submissions/{id:guid}", async (Guid id, IFormSubmissionRepository submissions, CancellationToken ct) =>
+            Results.Ok(await submissions.DeleteAsync(id, ct)));
+        app.MapPost("/submissions/{id:guid}/restore", async (Guid id, IFormSubmissionRepository submissions, CancellationToken ct) =>
+            Results.Ok(await submissions.RestoreAsync(id, ct)));
         app.MapGet("/submissions/{id:guid}/revisions", async (Guid id, IFormSubmissionRepository submissions, CancellationToken ct) =>
             Results.Ok(await submissions.ListRevisionsAsync(id, ct)));
         app.MapGet("/submissions/{id:guid}/revisions/{revision:int}", async (Guid id, int revision, IFormSubmissionRepository submissions, CancellationToken ct) =>

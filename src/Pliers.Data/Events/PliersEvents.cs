@@ -42,6 +42,18 @@ public static class PliersEventTypes
 
     /// <summary>A submission moved to <c>archived</c> (<see cref="FormSubmissionStatusChanged"/>).</summary>
     public const string SubmissionArchived = "form.submission.archived";
+
+    /// <summary>A submission was soft-deleted (hidden from reads).</summary>
+    public const string SubmissionDeleted = "form.submission.deleted";
+
+    /// <summary>A soft-deleted submission was restored.</summary>
+    public const string SubmissionRestored = "form.submission.restored";
+
+    /// <summary>A soft-deleted submission and its revisions were removed for good (the event carries no submission data).</summary>
+    public const string SubmissionPurged = "form.submission.purged";
+
+    /// <summary>A draft definition was deleted.</summary>
+    public const string DefinitionDeleted = "form.definition.deleted";
 }
 
 /// <summary>The data of <see cref="PliersEventTypes.DefinitionCreated"/> and <see cref="PliersEventTypes.DefinitionUpdated"/>.</summary>

@@ -28,6 +28,7 @@ internal sealed class FormDefinitionsTable
             where id = locked.locked_id and status <> 'archived'
             returning {Select}
             """;
+        DeleteDraft = $"delete from {t} where id = @id and status = 'draft' returning {Select}";
         ById = $"select {Select} from {t} where id = @id";
         ByNameAndVersion = $"select {Select} from {t} where name = @name and version = @version";
         ActiveByName = $"select {Select} from {t} where name = @name and status = 'active'";
@@ -54,6 +55,9 @@ internal sealed class FormDefinitionsTable
     public string SetStatus { get; }
 
     public string Archive { get; }
+
+    /// <summary>Deletes a draft (the guard trigger refuses any other status as well).</summary>
+    public string DeleteDraft { get; }
 
     public string ById { get; }
 

@@ -100,6 +100,15 @@ public interface IFormDefinitionRepository
     /// <exception cref="PliersConflictException">The version is already archived.</exception>
     Task<FormDefinition> ArchiveAsync(Guid id, EventContext? context = null, CancellationToken cancellationToken = default);
 
+    /// <summary>Deletes a draft version for good and appends <c>form.definition.deleted</c> in the same transaction; active and archived versions cannot be deleted.</summary>
+    /// <param name="id">The draft's id.</param>
+    /// <param name="context">Correlation and causation ids for the event.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The deleted draft as it was.</returns>
+    /// <exception cref="PliersNotFoundException">The version does not exist.</exception>
+    /// <exception cref="PliersConflictException">The version is active or archived (rule <c>form_definitions_immutable</c>).</exception>
+    Task<FormDefinition> DeleteDraftAsync(Guid id, EventContext? context = null, CancellationToken cancellationToken = default);
+
     /// <summary>Gets a version by id, or <see langword="null"/>.</summary>
     /// <param name="id">The version's id.</param>
     /// <param name="cancellationToken">Cancels the query.</param>

@@ -150,6 +150,30 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         throw new PliersConflictException($"Form '{current.Name}' version {current.Version} is already archived.", "form_definitions_status_transition");
     }
 
+    public async Task<FormDefinition> DeleteDraftAsync(Guid id, EventContext? context = null, CancellationToken cancellationToken = default)
+    {
+        var deleted = await _writer.WriteAsync(
+            async write =>
+            {
+                var row = await SingleAsync(write, _table.DeleteDraft, new { id }).ConfigureAwait(false);
+                if (row is not null)
+                {
+                    await write.AppendAsync(row.Id, AggregateType, Event(PliersEventTypes.DefinitionDeleted, context, new FormDefinitionChanged(row.Name, row.Version))).ConfigureAwait(false);
+                }
+
+                return row;
+            },
+            cancellationToken).ConfigureAwait(false);
+        if (deleted is not null)
+        {
+            return deleted;
+        }
+
+        var current = await GetAsync(_dataSource, id, cancellationToken).ConfigureAwait(false)
+            ?? throw new PliersNotFoundException($"Form definition {id} does not exist.");
+        throw new PliersConflictException($"Form '{current.Name}' version {current.Version} is {current.Status.ToString().ToLowerInvariant()}; only drafts can be deleted.", "form_definitions_immutable");
+    }
+
     public Task<FormDefinition?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default) =>
         GetAsync(_read, id, cancellationToken);
 

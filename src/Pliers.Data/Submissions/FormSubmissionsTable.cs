@@ -54,7 +54,7 @@ internal sealed class FormSubmissionsTable
         ChangeStatus = $"""
             with changed as (
                 update {t} s set status = @status
-                where s.id = @id and s.xmin = @row_version::text::xid and s.status = any(@from)
+                where s.id = @id and s.xmin = @row_version::text::xid and s.status = any(@from) and s.deleted_at is null
                 returning {Columns("s.")}
             ), event as (
                 {events.InsertOneFrom("changed", $"jsonb_build_object('from', (select status from {t} where id = @id), 'to', @status::text)", events.NextVersionOfId)}
@@ -67,7 +67,7 @@ internal sealed class FormSubmissionsTable
             with changed as (
                 update {t} s set data = @data::jsonb, revision = s.revision + 1, revised_at = now(),
                                  revision_correlation_id = @correlation_id, revision_causation_id = @causation_id
-                where s.id = @id and s.xmin = @row_version::text::xid
+                where s.id = @id and s.xmin = @row_version::text::xid and s.deleted_at is null
                 returning {Columns("s.")}
             ), history as (
                 insert into {Revisions} (submission_id, revision, data, created_at, correlation_id, causation_id)
@@ -78,18 +78,49 @@ internal sealed class FormSubmissionsTable
             )
             select * from changed
             """;
-        State = $"select status as Status, xmin as RowVersion from {t} where id = @id";
+        State = $"select status as Status, xmin as RowVersion, deleted_at is not null as Deleted from {t} where id = @id";
+
+        // Soft delete and restore: one statement each, the row and its event; nothing back means refused (State says why).
+        SetDeleted = $"""
+            with changed as (
+                update {t} s set deleted_at = case when @deleted then now() end
+                where s.id = @id and (s.deleted_at is null) = @deleted
+                returning {Columns("s.")}
+            ), event as (
+                {events.InsertOneFrom("changed", "'{}'::jsonb", events.NextVersionOfId)}
+            )
+            select * from changed
+            """;
+
+        // Purge: deleted rows older than the cut-off, a batch at a time (their revisions go by the cascade), each with a
+        // data-free event. Rows are locked first so a concurrent restore either wins or waits and finds them gone.
+        Purge = $"""
+            with doomed as (
+                select id from {t} where deleted_at is not null and deleted_at < @before
+                order by deleted_at, id limit @batch for update skip locked
+            ), purged as (
+                delete from {t} s using doomed d where s.id = d.id and s.deleted_at is not null returning s.id
+            ), event as (
+                insert into {events.Name} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id)
+                select gen_random_uuid(), p.id, @aggregate_type, @event_type, jsonb_build_object('purgedAt', now()),
+                       coalesce((select event_version from {events.Name} e where e.aggregate_id = p.id order by event_version desc limit 1), 0) + 1,
+                       @correlation_id, @causation_id
+                from purged p
+            )
+            select count(*)::int from purged
+            """;
 
         // Every revision of a submission: the replaced ones from the history, the current one from the row.
         const string RevisionColumns = "revision as Revision, data as Data, created_at as CreatedAt, correlation_id as CorrelationId, causation_id as CausationId";
         RevisionsOf = $"""
             select {RevisionColumns} from {Revisions} where submission_id = @id and (@revision::int is null or revision = @revision)
+              and exists (select from {t} where id = @id and deleted_at is null)
             union all
             select revision, data, coalesce(revised_at, created_at), revision_correlation_id, revision_causation_id from {t}
-            where id = @id and (@revision::int is null or revision = @revision)
+            where id = @id and (@revision::int is null or revision = @revision) and deleted_at is null
             order by 1
             """;
-        ById = $"select {Select} from {t} where id = @id";
+        ById = $"select {Select} from {t} where id = @id and deleted_at is null";
         DefinitionOf = $"select form_definition_id from {t} where id = @id";
         CopyIn = $"copy {t} ({CopyColumns}) from stdin (format binary)";
     }
@@ -112,6 +143,12 @@ internal sealed class FormSubmissionsTable
     /// <summary>A submission's revisions (all, or the one <c>@revision</c> names), oldest first.</summary>
     public string RevisionsOf { get; }
 
+    /// <summary>Soft-deletes (<c>@deleted</c> true) or restores a submission with its event; the row or nothing.</summary>
+    public string SetDeleted { get; }
+
+    /// <summary>Removes up to <c>@batch</c> submissions deleted before <c>@before</c>, each with its event; the count.</summary>
+    public string Purge { get; }
+
     /// <summary>A submission's status and row version (<see cref="SubmissionState"/>): why a change was refused.</summary>
     public string State { get; }
 
@@ -124,7 +161,7 @@ internal sealed class FormSubmissionsTable
 
     private static string Columns(string alias) =>
         $"{alias}id as Id, {alias}form_definition_id as FormDefinitionId, {alias}form_version as FormVersion, {alias}status as Status, {alias}data as Data, " +
-        $"{alias}title as Title, {alias}priority as Priority, {alias}created_at as CreatedAt, {alias}updated_at as UpdatedAt, {alias}xmin as RowVersion, {alias}revision as Revision";
+        $"{alias}title as Title, {alias}priority as Priority, {alias}created_at as CreatedAt, {alias}updated_at as UpdatedAt, {alias}xmin as RowVersion, {alias}revision as Revision, {alias}deleted_at as DeletedAt";
 
     /// <summary>The page query exactly as it runs (the plan tests EXPLAIN it).</summary>
     public (string Sql, DynamicParameters Parameters) Page(SubmissionQuery query)
@@ -155,6 +192,11 @@ internal sealed class FormSubmissionsTable
     {
         var where = new List<string>();
         var parameters = new DynamicParameters();
+        if (!query.IncludeDeleted)
+        {
+            where.Add("deleted_at is null");
+        }
+
         var byForm = false;
         if (query.FormDefinitionId is { } definitionId)
         {
@@ -242,7 +284,7 @@ internal sealed class FormSubmissionsTable
 }
 
 /// <summary>A submission as <see cref="FormSubmissionsTable"/> reads it; columns are matched by name.</summary>
-internal record SubmissionRow(Guid Id, Guid FormDefinitionId, int FormVersion, string Status, string Data, string? Title, int? Priority, DateTime CreatedAt, DateTime UpdatedAt, uint RowVersion, int Revision)
+internal record SubmissionRow(Guid Id, Guid FormDefinitionId, int FormVersion, string Status, string Data, string? Title, int? Priority, DateTime CreatedAt, DateTime UpdatedAt, uint RowVersion, int Revision, DateTime? DeletedAt)
 {
     public FormSubmission ToSubmission(int maxDepth) => new FormSubmission(
         Id,
@@ -254,7 +296,7 @@ internal record SubmissionRow(Guid Id, Guid FormDefinitionId, int FormVersion, s
         Priority,
         DefinitionRow.Utc(CreatedAt),
         DefinitionRow.Utc(UpdatedAt),
-        RowVersion) { Revision = Revision };
+        RowVersion) { Revision = Revision, DeletedAt = DeletedAt is { } deleted ? DefinitionRow.Utc(deleted) : null };
 }
 
 /// <summary>A revision as <see cref="FormSubmissionsTable.RevisionsOf"/> reads it.</summary>
@@ -265,4 +307,4 @@ internal sealed record RevisionRow(int Revision, string Data, DateTime CreatedAt
 }
 
 /// <summary>The status and row version of a submission, read after a change statement wrote nothing.</summary>
-internal sealed record SubmissionState(string Status, uint RowVersion);
+internal sealed record SubmissionState(string Status, uint RowVersion, bool Deleted);

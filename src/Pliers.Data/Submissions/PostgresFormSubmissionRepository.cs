@@ -121,6 +121,74 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
             return row.ToSubmission(MaxDepth);
         });
 
+    public Task<FormSubmission> DeleteAsync(Guid id, EventContext? context = null, CancellationToken cancellationToken = default) =>
+        PliersTelemetry.TraceAsync("submissions.delete", () => SetDeletedAsync(id, true, context, cancellationToken));
+
+    public Task<FormSubmission> RestoreAsync(Guid id, EventContext? context = null, CancellationToken cancellationToken = default) =>
+        PliersTelemetry.TraceAsync("submissions.restore", () => SetDeletedAsync(id, false, context, cancellationToken));
+
+    private async Task<FormSubmission> SetDeletedAsync(Guid id, bool deleted, EventContext? context, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var parameters = EventsTable.AddEventParameters(new DynamicParameters(new { id, deleted }), AggregateType, deleted ? PliersEventTypes.SubmissionDeleted : PliersEventTypes.SubmissionRestored, context);
+            try
+            {
+                if (await _writer.StatementAsync<SubmissionRow>(_table.SetDeleted, parameters, cancellationToken).ConfigureAwait(false) is { } row)
+                {
+                    _writer.Announce(1);
+                    return row.ToSubmission(MaxDepth);
+                }
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "events_stream_version_key" && attempt < 3)
+            {
+                continue; // another change of this submission appended first: the statement runs again on the new state
+            }
+
+            var state = await _writer.StatementAsync<SubmissionState>(_table.State, new { id }, cancellationToken).ConfigureAwait(false);
+            if (state is null)
+            {
+                throw new PliersNotFoundException($"Submission {id} does not exist.");
+            }
+
+            if (state.Deleted != deleted && attempt < 3)
+            {
+                continue; // changed back meanwhile
+            }
+
+            throw deleted
+                ? new PliersConflictException($"Submission {id} is deleted already.", "form_submissions_deleted")
+                : new PliersConflictException($"Submission {id} is not deleted; only a deleted submission can be restored.", "form_submissions_not_deleted");
+        }
+    }
+
+    public Task<int> PurgeAsync(TimeSpan olderThan, EventContext? context = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(olderThan, TimeSpan.Zero);
+        return PliersTelemetry.TraceAsync("submissions.purge", async () =>
+        {
+            const int batch = 1000;
+            var before = DateTimeOffset.UtcNow - olderThan;
+            var total = 0;
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var parameters = EventsTable.AddEventParameters(new DynamicParameters(new { before, batch }), AggregateType, PliersEventTypes.SubmissionPurged, context);
+                var purged = await _writer.StatementAsync<int>(_table.Purge, parameters, cancellationToken).ConfigureAwait(false);
+                total += purged;
+                if (purged > 0)
+                {
+                    _writer.Announce(purged);
+                }
+
+                if (purged < batch)
+                {
+                    return total;
+                }
+            }
+        });
+    }
+
     /// <summary>
     /// Runs a change statement; when it wrote nothing, reads the row to say why. A writer that held the row while this
     /// statement waited for it may have appended to the stream after this statement's snapshot: the unique stream
@@ -162,6 +230,11 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         if (state is null)
         {
             return new PliersNotFoundException($"Submission {id} does not exist.");
+        }
+
+        if (state.Deleted)
+        {
+            return new PliersConflictException($"Submission {id} is deleted; restore it before changing it.", "form_submissions_deleted");
         }
 
         if (state.RowVersion != rowVersion)

@@ -49,6 +49,9 @@ public sealed record FormSubmission(
     /// <summary>Gets the number of the current revision of <see cref="Data"/>: 1 when created, one more per data change.</summary>
     public int Revision { get; init; } = 1;
 
+    /// <summary>Gets when the submission was soft-deleted, or <see langword="null"/> (deleted ones appear only in queries with <see cref="SubmissionQuery.IncludeDeleted"/>).</summary>
+    public DateTimeOffset? DeletedAt { get; init; }
+
     /// <summary>Deserialises <see cref="Data"/> with System.Text.Json.</summary>
     /// <typeparam name="T">The submission's .NET type.</typeparam>
     /// <param name="options">Serializer options, or <see langword="null"/> for <see cref="JsonSerializerOptions.Web"/>.</param>
@@ -84,6 +87,9 @@ public sealed record SubmissionQuery
 
     /// <summary>Gets a value indicating whether <see cref="FormDefinitionId"/> stands for all versions of its form.</summary>
     public bool AllVersions { get; init; }
+
+    /// <summary>Gets a value indicating whether soft-deleted submissions are returned too (<see cref="FormSubmission.DeletedAt"/> set); by default they are not.</summary>
+    public bool IncludeDeleted { get; init; }
 
     /// <summary>Gets the status to keep.</summary>
     public SubmissionStatus? Status { get; init; }
@@ -185,6 +191,39 @@ public interface IFormSubmissionRepository
     /// <exception cref="PliersConcurrencyException">It changed since it was read.</exception>
     Task<FormSubmission> ChangeStatusAsync(Guid id, uint rowVersion, SubmissionStatus status, EventContext? context = null, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Soft-deletes a submission: it disappears from reads, queries, counts and streams (unless a query asks for
+    /// deleted ones) and cannot be changed until restored; appends <c>form.submission.deleted</c> in the same statement.
+    /// </summary>
+    /// <param name="id">The submission id.</param>
+    /// <param name="context">Correlation and causation ids for the event.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The deleted submission (with <see cref="FormSubmission.DeletedAt"/>).</returns>
+    /// <exception cref="PliersNotFoundException">The submission does not exist.</exception>
+    /// <exception cref="PliersConflictException">It is deleted already (rule <c>form_submissions_deleted</c>).</exception>
+    Task<FormSubmission> DeleteAsync(Guid id, EventContext? context = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Restores a soft-deleted submission; appends <c>form.submission.restored</c> in the same statement.</summary>
+    /// <param name="id">The submission id.</param>
+    /// <param name="context">Correlation and causation ids for the event.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The restored submission.</returns>
+    /// <exception cref="PliersNotFoundException">The submission does not exist (or was purged).</exception>
+    /// <exception cref="PliersConflictException">It is not deleted (rule <c>form_submissions_not_deleted</c>).</exception>
+    Task<FormSubmission> RestoreAsync(Guid id, EventContext? context = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Removes for good the submissions soft-deleted longer ago than <paramref name="olderThan"/>, with all their
+    /// revisions, in batches of 1,000 (each batch one transaction), each with a <c>form.submission.purged</c> event
+    /// that carries no submission data.
+    /// </summary>
+    /// <param name="olderThan">How long a submission stays deleted before it may be purged (zero: every deleted one).</param>
+    /// <param name="context">Correlation and causation ids for the events.</param>
+    /// <param name="cancellationToken">Cancels between batches.</param>
+    /// <returns>How many submissions were purged.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="olderThan"/> is negative.</exception>
+    Task<int> PurgeAsync(TimeSpan olderThan, EventContext? context = null, CancellationToken cancellationToken = default);
+
     /// <summary>Gets a submission, or <see langword="null"/>.</summary>
     /// <param name="id">The submission id.</param>
     /// <param name="cancellationToken">Cancels the query.</param>
@@ -237,6 +276,18 @@ public interface IFormSubmissionRepository
     /// <returns>The updated submission.</returns>
     Task<FormSubmission> UpdateDataAsync(Guid id, uint rowVersion, JsonElement data, CancellationToken cancellationToken) =>
         UpdateDataAsync(id, rowVersion, data, null, cancellationToken);
+
+    /// <summary>Soft-deletes a submission, with no event context.</summary>
+    /// <param name="id">The submission's id.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The deleted submission.</returns>
+    Task<FormSubmission> DeleteAsync(Guid id, CancellationToken cancellationToken) => DeleteAsync(id, null, cancellationToken);
+
+    /// <summary>Restores a soft-deleted submission, with no event context.</summary>
+    /// <param name="id">The submission's id.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The restored submission.</returns>
+    Task<FormSubmission> RestoreAsync(Guid id, CancellationToken cancellationToken) => RestoreAsync(id, null, cancellationToken);
 
     /// <summary>Moves a submission along its workflow, with no event context.</summary>
     /// <param name="id">The submission's id.</param>

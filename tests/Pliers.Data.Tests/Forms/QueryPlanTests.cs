@@ -36,6 +36,9 @@ public sealed class SeededSubmissions(PostgresFixture postgres) : IAsyncLifetime
                    now() - make_interval(secs => g)
             from generate_series(1, 100000) g
             join {{{S}}}.form_definitions d on d.name = 'form-' || case when g % 2 = 0 then 1 else 1 + g % 2000 end and d.version = 1;
+            -- a tenth of them soft-deleted (ticket numbers ending in 3), some long ago
+            update {{{S}}}.form_submissions set deleted_at = now() - make_interval(days => substring(data ->> 'title' from 8)::int % 60)
+            where substring(data ->> 'title' from 8)::int % 10 = 3;
             analyze {{{S}}}.form_definitions;
             analyze {{{S}}}.form_submissions;
             """);
@@ -83,7 +86,7 @@ public sealed class QueryPlanTests(PostgresFixture postgres, SeededSubmissions s
 
     private PostgresFormSubmissionRepository Submissions => (PostgresFormSubmissionRepository)Host.Services.GetRequiredService<IFormSubmissionRepository>();
 
-    public static TheoryData<string> Shapes => ["form", "form+status", "form+contains", "contains", "form+priority", "form+title", "created", "form+status+cursor"];
+    public static TheoryData<string> Shapes => ["form", "form+status", "form+contains", "contains", "form+priority", "form+title", "created", "form+status+cursor", "form+deleted"];
 
     [Theory]
     [MemberData(nameof(Shapes))]
@@ -99,6 +102,7 @@ public sealed class QueryPlanTests(PostgresFixture postgres, SeededSubmissions s
             "form+priority" => new SubmissionQuery { FormDefinitionId = Form, PriorityFrom = 2, PriorityTo = 3 },
             "form+title" => new SubmissionQuery { FormDefinitionId = Form, TitlePrefix = "Ticket 12" },
             "created" => new SubmissionQuery { CreatedFrom = DateTimeOffset.UtcNow.AddHours(-1) },
+            "form+deleted" => new SubmissionQuery { FormDefinitionId = Form, IncludeDeleted = true },
             _ => new SubmissionQuery { FormDefinitionId = Form, Status = SubmissionStatus.Approved, Cursor = (await Submissions.QueryAsync(new SubmissionQuery { FormDefinitionId = Form, Status = SubmissionStatus.Approved }, Ct)).NextCursor },
         };
 
@@ -116,6 +120,7 @@ public sealed class QueryPlanTests(PostgresFixture postgres, SeededSubmissions s
     [InlineData("select * from {0}.form_definitions where name = 'form-77' and status = 'active'")]
     [InlineData("select * from {0}.form_definitions where name = 'form-77' order by version")]
     [InlineData("select * from {0}.form_submissions where id = '0199b5a0-0000-7000-8000-000000000000'")]
+    [InlineData("select id from {0}.form_submissions where deleted_at is not null and deleted_at < now() order by deleted_at, id limit 1000")]
     public async Task Definition_lookups_use_an_index(string sql)
     {
         var plan = await PlanAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, sql, S));

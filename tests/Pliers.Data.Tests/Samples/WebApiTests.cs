@@ -92,6 +92,14 @@ public sealed class WebApiTests(PostgresFixture postgres)
             Assert.Equal("""[{"op":"replace","path":"/age","value":37}]""", await diff.Content.ReadAsStringAsync(Ct));
             Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"/submissions/{submissionId}/diff?from=1&to=7", Ct)).StatusCode);
 
+            // Soft delete hides it; restore brings it back; restoring a live one is a conflict.
+            Assert.Equal(HttpStatusCode.OK, (await http.DeleteAsync($"/submissions/{submissionId}", Ct)).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"/submissions/{submissionId}", Ct)).StatusCode);
+            Assert.Equal(0, (await http.GetFromJsonAsync<JsonElement>("/submissions?form=web-intake", Ct)).GetProperty("items").GetArrayLength());
+            Assert.Equal(HttpStatusCode.OK, (await http.PostAsync($"/submissions/{submissionId}/restore", null, Ct)).StatusCode);
+            Assert.Equal(HttpStatusCode.Conflict, (await http.PostAsync($"/submissions/{submissionId}/restore", null, Ct)).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"/submissions/{submissionId}", Ct)).StatusCode);
+
             // Every error is ProblemDetails: malformed JSON, an unknown route, an unknown id.
             using (var malformed = new StringContent("{\"email\": ", System.Text.Encoding.UTF8, "application/json"))
             {
