@@ -27,6 +27,9 @@ internal static class CliApp
                                   fill a schema with deterministic, realistic data (binary COPY); --versions N
                                   gives the first forms N archived earlier versions, ten per form; a schema that
                                   holds data already gets more (the numbering continues)
+          export --form <name> --format csv|ndjson [--out <file>]
+                                  stream a form's submissions (all its versions) to stdout or a file; progress on
+                                  stderr every 10,000 rows
           subscriptions list      durable subscriptions: checkpoints, owners, lag, stop and parked counts
           subscriptions parked <name>
                                   the events <name> parked, with their errors
@@ -52,7 +55,7 @@ internal static class CliApp
         }
 
         var command = args[0];
-        if (command is not ("migrate" or "rollback" or "status" or "verify" or "seed" or "grant" or "subscriptions"))
+        if (command is not ("migrate" or "rollback" or "status" or "verify" or "seed" or "grant" or "subscriptions" or "export"))
         {
             return UsageError(error, $"unknown command '{command}'");
         }
@@ -77,7 +80,7 @@ internal static class CliApp
             args = [command, .. args.Skip(named ? 3 : 2)];
         }
 
-        string? connection = null, schema = null, to = null, role = null, id = null;
+        string? connection = null, schema = null, to = null, role = null, id = null, form = null, format = null, outFile = null;
         var force = false;
         var counts = new Dictionary<string, int> { ["--forms"] = 100, ["--submissions"] = 10_000, ["--events"] = 10_000, ["--seed"] = 20261125, ["--versions"] = 0 };
         for (var i = 1; i < args.Length; i++)
@@ -96,7 +99,8 @@ internal static class CliApp
             }
 
             var isCount = counts.ContainsKey(name) && command == "seed";
-            if ((name is not ("--connection" or "--schema" or "--to" or "--role" or "--id") && !isCount)
+            if ((name is not ("--connection" or "--schema" or "--to" or "--role" or "--id" or "--form" or "--format" or "--out") && !isCount)
+                || (name is "--form" or "--format" or "--out" && command != "export")
                 || (name == "--to" && command != "rollback" && verb != "reset")
                 || (name == "--role" && command != "grant")
                 || (name == "--id" && verb != "replay"))
@@ -127,6 +131,9 @@ internal static class CliApp
                 case "--schema": schema = value; break;
                 case "--role": role = value; break;
                 case "--id": id = value; break;
+                case "--form": form = value; break;
+                case "--format": format = value; break;
+                case "--out": outFile = value; break;
                 default: to = value; break;
             }
         }
@@ -141,6 +148,22 @@ internal static class CliApp
         if (command == "rollback" && (to is null || !long.TryParse(to, NumberStyles.None, CultureInfo.InvariantCulture, out toVersion)))
         {
             return UsageError(error, to is null ? "rollback needs --to <version> (0 removes everything)" : $"--to must be a version number, not '{to}'");
+        }
+
+        var exportFormat = Pliers.Data.Submissions.SubmissionExportFormat.Csv;
+        if (command == "export")
+        {
+            if (string.IsNullOrWhiteSpace(form))
+            {
+                return UsageError(error, "export needs --form <name>");
+            }
+
+            switch (format)
+            {
+                case "csv": exportFormat = Pliers.Data.Submissions.SubmissionExportFormat.Csv; break;
+                case "ndjson": exportFormat = Pliers.Data.Submissions.SubmissionExportFormat.Ndjson; break;
+                default: return UsageError(error, format is null ? "export needs --format csv|ndjson" : $"--format must be csv or ndjson, not '{format}'");
+            }
         }
 
         long? parkedId = null;
@@ -207,6 +230,7 @@ internal static class CliApp
                     "rollback" => await RollbackAsync(services, toVersion, force, output, error, cancellationToken).ConfigureAwait(false),
                     "status" => await StatusAsync(services, output, cancellationToken).ConfigureAwait(false),
                     "grant" => await GrantAsync(services, role!, output, cancellationToken).ConfigureAwait(false),
+                    "export" => await ExportAsync(services, form!, exportFormat, outFile, output, error, cancellationToken).ConfigureAwait(false),
                     "subscriptions" => await SubscriptionsAsync(services.GetRequiredService<Pliers.Data.Subscriptions.ISubscriptionStore>(), verb!, subscription, parkedId, start, output, cancellationToken).ConfigureAwait(false),
                     "seed" => await SeedAsync(services, new Pliers.Data.Seeding.SeedPlan(counts["--forms"], counts["--submissions"], counts["--events"], counts["--seed"], counts["--versions"]), output, cancellationToken).ConfigureAwait(false),
                     _ => await VerifyAsync(services, output, error, cancellationToken).ConfigureAwait(false),
@@ -344,6 +368,49 @@ internal static class CliApp
         var (forms, submissions, events) = await services.GetRequiredService<Pliers.Data.Seeding.PliersSeeder>().SeedAsync(plan, cancellationToken).ConfigureAwait(false);
         output.WriteLine($"schema '{status.Schema}': seeded {forms} forms{(plan.Versions > 0 ? $" (with {plan.Versions} archived earlier versions)" : string.Empty)}, {submissions} submissions and {events} events in {stopwatch.Elapsed.TotalSeconds:F1} s (seed {plan.Seed})");
         return Success;
+    }
+
+    private static async Task<int> ExportAsync(IServiceProvider services, string form, Pliers.Data.Submissions.SubmissionExportFormat format, string? file, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        var submissions = services.GetRequiredService<Pliers.Data.Submissions.IFormSubmissionRepository>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var progress = new SynchronousProgress(n => error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"pliers-data: exported {n:N0} submissions ({clock.Elapsed.TotalSeconds:F0} s)")));
+        long count;
+        if (file is null)
+        {
+            // stdout: the output writer's stream when it has one (the console), else through a buffer.
+            if (output == Console.Out)
+            {
+                var stdout = Console.OpenStandardOutput();
+                await using (stdout.ConfigureAwait(false))
+                {
+                    count = await submissions.ExportAsync(form, format, stdout, null, progress, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                using var buffer = new MemoryStream();
+                count = await submissions.ExportAsync(form, format, buffer, null, progress, cancellationToken).ConfigureAwait(false);
+                output.Write(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+            }
+        }
+        else
+        {
+            var stream = new FileStream(file, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+            await using (stream.ConfigureAwait(false))
+            {
+                count = await submissions.ExportAsync(form, format, stream, null, progress, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"pliers-data: exported {count:N0} submissions of '{form}' as {format.ToString().ToLowerInvariant()} in {clock.Elapsed.TotalSeconds:F1} s"));
+        return Success;
+    }
+
+    /// <summary>Reports on the caller's thread, in order (Progress&lt;T&gt; posts to the thread pool).</summary>
+    private sealed class SynchronousProgress(Action<long> report) : IProgress<long>
+    {
+        public void Report(long value) => report(value);
     }
 
     private static async Task<int> SubscriptionsAsync(Pliers.Data.Subscriptions.ISubscriptionStore store, string verb, string? name, long? parkedId, Pliers.Data.Subscriptions.SubscriptionStart start, TextWriter output, CancellationToken cancellationToken)

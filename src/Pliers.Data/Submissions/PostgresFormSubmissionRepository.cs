@@ -283,6 +283,30 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         }
     }
 
+    public Task<long> ExportAsync(string formName, SubmissionExportFormat format, Stream output, SubmissionQuery? filter = null, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        var name = FormName(formName);
+        return PliersTelemetry.TraceAsync("submissions.export", async () =>
+        {
+            IReadOnlyList<string[]> columns;
+            var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                var versions = (await connection.QueryAsync<DefinitionRow>(new CommandDefinition(_definitions.VersionsOfName, new { name }, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+                if (versions.Count == 0)
+                {
+                    throw new PliersNotFoundException($"No form is named '{name}'.");
+                }
+
+                columns = SubmissionExport.Columns(versions.Select(v => v.ToDefinition(MaxDepth).Definition).Select(d => d.TryGetProperty("schema", out var schema) ? schema : default));
+            }
+
+            var query = (filter ?? new SubmissionQuery()) with { FormName = name, FormDefinitionId = null, AllVersions = false, Cursor = null };
+            return await SubmissionExport.WriteAsync(StreamAsync(query, cancellationToken), format, columns, output, progress, cancellationToken).ConfigureAwait(false);
+        });
+    }
+
     public async Task<FormSubmission?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default)
     {
         var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);

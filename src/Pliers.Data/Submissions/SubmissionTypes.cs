@@ -67,6 +67,20 @@ public sealed record FormSubmission(
     public T? GetData<T>(JsonTypeInfo<T> typeInfo) => Data.Deserialize(typeInfo);
 }
 
+/// <summary>The file format of <see cref="IFormSubmissionRepository.ExportAsync"/>.</summary>
+public enum SubmissionExportFormat
+{
+    /// <summary>Newline-delimited JSON: one object per submission (id, formVersion, status, revision, createdAt, updatedAt, deletedAt when deleted, data).</summary>
+    Ndjson,
+
+    /// <summary>
+    /// CSV (RFC 4180, UTF-8, CRLF): metadata columns <c>_id</c>, <c>_form_version</c>, <c>_status</c>, <c>_revision</c>,
+    /// <c>_created_at</c>, <c>_updated_at</c>, <c>_deleted_at</c>, then one column per property of the schemas of all the
+    /// form's versions (nested objects as dotted columns; arrays and other values as JSON text).
+    /// </summary>
+    Csv,
+}
+
 /// <summary>One revision of a submission's data: immutable once replaced.</summary>
 /// <param name="SubmissionId">The submission.</param>
 /// <param name="Revision">The revision number, from 1.</param>
@@ -179,6 +193,21 @@ public interface IFormSubmissionRepository
     /// <returns>The patch; an empty array when the two are equal.</returns>
     /// <exception cref="PliersNotFoundException">The submission or one of the revisions does not exist.</exception>
     Task<JsonElement> DiffRevisionsAsync(Guid id, int from, int to, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Streams a form's submissions (every version of the form) to <paramref name="output"/> as NDJSON or CSV, in
+    /// constant memory, newest first; <paramref name="filter"/> narrows it like a query (its form filters are replaced
+    /// by <paramref name="formName"/>; deleted submissions only with <see cref="SubmissionQuery.IncludeDeleted"/>).
+    /// </summary>
+    /// <param name="formName">The form.</param>
+    /// <param name="format">NDJSON or CSV.</param>
+    /// <param name="output">Where to write; left open.</param>
+    /// <param name="filter">Status, containment, priority, title and created filters, or <see langword="null"/>.</param>
+    /// <param name="progress">Told the number of rows written every 10,000 rows, or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the export.</param>
+    /// <returns>The number of submissions written.</returns>
+    /// <exception cref="PliersNotFoundException">No form has this name.</exception>
+    Task<long> ExportAsync(string formName, SubmissionExportFormat format, Stream output, SubmissionQuery? filter = null, IProgress<long>? progress = null, CancellationToken cancellationToken = default);
 
     /// <summary>Moves a submission through its workflow: draft → submitted → approved | rejected, and any → archived.</summary>
     /// <param name="id">The submission id.</param>
