@@ -110,6 +110,20 @@ public static class WebApiApp
             await submissions.GetRevisionAsync(id, revision, ct) is { } found ? Results.Ok(found) : Results.NotFound());
         app.MapGet("/submissions/{id:guid}/diff", async (Guid id, int from, int to, IFormSubmissionRepository submissions, CancellationToken ct) =>
             Results.Json(await submissions.DiffRevisionsAsync(id, from, to, ct), contentType: "application/json-patch+json"));
+        app.MapGet("/forms/{name}/export", async (string name, string? format, HttpContext http, IFormSubmissionRepository submissions, CancellationToken ct) =>
+        {
+            var csv = format is null or "csv";
+            if (!csv && format != "ndjson")
+            {
+                return Results.Problem("format is csv or ndjson.", statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            // Streamed straight into the response: constant memory whatever the number of submissions.
+            return Results.Stream(
+                body => submissions.ExportAsync(name, csv ? SubmissionExportFormat.Csv : SubmissionExportFormat.Ndjson, body, null, null, ct),
+                csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
+                fileDownloadName: $"{name}.{(csv ? "csv" : "ndjson")}");
+        });
         app.MapGet("/events/{aggregateId:guid}", (Guid aggregateId, IEventStore events, CancellationToken ct) =>
             Results.Ok(events.ReadStreamAsync(aggregateId, 1, ct)));
         app.MapGet("/stats/forms", async (NpgsqlDataSource dataSource, Microsoft.Extensions.Options.IOptions<PliersDataOptions> options, CancellationToken ct) =>

@@ -100,6 +100,14 @@ public sealed class WebApiTests(PostgresFixture postgres)
             Assert.Equal(HttpStatusCode.Conflict, (await http.PostAsync($"/submissions/{submissionId}/restore", null, Ct)).StatusCode);
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"/submissions/{submissionId}", Ct)).StatusCode);
 
+            // Export, streamed.
+            var csv = await http.GetAsync("/forms/web-intake/export?format=csv", Ct);
+            Assert.Equal("text/csv", csv.Content.Headers.ContentType?.MediaType);
+            Assert.StartsWith("_id,_form_version,_status,_revision,_created_at,_updated_at,_deleted_at,", await csv.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+            var ndjson = await http.GetStringAsync("/forms/web-intake/export?format=ndjson", Ct);
+            Assert.Single(ndjson.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync("/forms/web-intake/export?format=xml", Ct)).StatusCode);
+
             // Every error is ProblemDetails: malformed JSON, an unknown route, an unknown id.
             using (var malformed = new StringContent("{\"email\": ", System.Text.Encoding.UTF8, "application/json"))
             {
