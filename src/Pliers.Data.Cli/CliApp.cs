@@ -29,7 +29,7 @@ internal static class CliApp
                                   holds data already gets more (the numbering continues)
           export --form <name> --format csv|ndjson [--out <file>]
                                   stream a form's submissions (all its versions) to stdout or a file; progress on
-                                  stderr every 10,000 rows
+                                  stderr (at most a line a second)
           subscriptions list      durable subscriptions: checkpoints, owners, lag, stop and parked counts
           subscriptions parked <name>
                                   the events <name> parked, with their errors
@@ -374,7 +374,15 @@ internal static class CliApp
     {
         var submissions = services.GetRequiredService<Pliers.Data.Submissions.IFormSubmissionRepository>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var progress = new SynchronousProgress(n => error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"pliers-data: exported {n:N0} submissions ({clock.Elapsed.TotalSeconds:F0} s)")));
+        var reported = TimeSpan.Zero;
+        var progress = new SynchronousProgress(n =>
+        {
+            if (clock.Elapsed - reported >= TimeSpan.FromSeconds(1))
+            {
+                reported = clock.Elapsed; // at most a line a second, for long exports
+                error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"pliers-data: exported {n:N0} submissions ({clock.Elapsed.TotalSeconds:F0} s)"));
+            }
+        });
         long count;
         if (file is null)
         {
