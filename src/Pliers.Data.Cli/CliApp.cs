@@ -27,6 +27,9 @@ internal static class CliApp
                                   fill a schema with deterministic, realistic data (binary COPY); --versions N
                                   gives the first forms N archived earlier versions, ten per form; a schema that
                                   holds data already gets more (the numbering continues)
+          check-draft --form <name>
+                                  list the stored submissions of the active version that the newest draft's schema
+                                  would refuse, with their errors; exit 1 when there are any
           export --form <name> --format csv|ndjson [--out <file>]
                                   stream a form's submissions (all its versions) to stdout or a file; progress on
                                   stderr (at most a line a second)
@@ -55,7 +58,7 @@ internal static class CliApp
         }
 
         var command = args[0];
-        if (command is not ("migrate" or "rollback" or "status" or "verify" or "seed" or "grant" or "subscriptions" or "export"))
+        if (command is not ("migrate" or "rollback" or "status" or "verify" or "seed" or "grant" or "subscriptions" or "export" or "check-draft"))
         {
             return UsageError(error, $"unknown command '{command}'");
         }
@@ -100,7 +103,8 @@ internal static class CliApp
 
             var isCount = counts.ContainsKey(name) && command == "seed";
             if ((name is not ("--connection" or "--schema" or "--to" or "--role" or "--id" or "--form" or "--format" or "--out") && !isCount)
-                || (name is "--form" or "--format" or "--out" && command != "export")
+                || (name is "--format" or "--out" && command != "export")
+                || (name == "--form" && command is not ("export" or "check-draft"))
                 || (name == "--to" && command != "rollback" && verb != "reset")
                 || (name == "--role" && command != "grant")
                 || (name == "--id" && verb != "replay"))
@@ -148,6 +152,11 @@ internal static class CliApp
         if (command == "rollback" && (to is null || !long.TryParse(to, NumberStyles.None, CultureInfo.InvariantCulture, out toVersion)))
         {
             return UsageError(error, to is null ? "rollback needs --to <version> (0 removes everything)" : $"--to must be a version number, not '{to}'");
+        }
+
+        if (command == "check-draft" && string.IsNullOrWhiteSpace(form))
+        {
+            return UsageError(error, "check-draft needs --form <name>");
         }
 
         var exportFormat = Pliers.Data.Submissions.SubmissionExportFormat.Csv;
@@ -230,6 +239,7 @@ internal static class CliApp
                     "rollback" => await RollbackAsync(services, toVersion, force, output, error, cancellationToken).ConfigureAwait(false),
                     "status" => await StatusAsync(services, output, cancellationToken).ConfigureAwait(false),
                     "grant" => await GrantAsync(services, role!, output, cancellationToken).ConfigureAwait(false),
+                    "check-draft" => await CheckDraftAsync(services.GetRequiredService<Pliers.Data.Forms.IFormDefinitionRepository>(), form!, output, cancellationToken).ConfigureAwait(false),
                     "export" => await ExportAsync(services, form!, exportFormat, outFile, output, error, cancellationToken).ConfigureAwait(false),
                     "subscriptions" => await SubscriptionsAsync(services.GetRequiredService<Pliers.Data.Subscriptions.ISubscriptionStore>(), verb!, subscription, parkedId, start, output, cancellationToken).ConfigureAwait(false),
                     "seed" => await SeedAsync(services, new Pliers.Data.Seeding.SeedPlan(counts["--forms"], counts["--submissions"], counts["--events"], counts["--seed"], counts["--versions"]), output, cancellationToken).ConfigureAwait(false),
@@ -368,6 +378,31 @@ internal static class CliApp
         var (forms, submissions, events) = await services.GetRequiredService<Pliers.Data.Seeding.PliersSeeder>().SeedAsync(plan, cancellationToken).ConfigureAwait(false);
         output.WriteLine($"schema '{status.Schema}': seeded {forms} forms{(plan.Versions > 0 ? $" (with {plan.Versions} archived earlier versions)" : string.Empty)}, {submissions} submissions and {events} events in {stopwatch.Elapsed.TotalSeconds:F1} s (seed {plan.Seed})");
         return Success;
+    }
+
+    private static async Task<int> CheckDraftAsync(Pliers.Data.Forms.IFormDefinitionRepository forms, string form, TextWriter output, CancellationToken cancellationToken)
+    {
+        var versions = await forms.GetVersionsAsync(form, cancellationToken).ConfigureAwait(false);
+        var draft = versions.LastOrDefault(v => v.Status == Pliers.Data.Forms.FormDefinitionStatus.Draft)
+            ?? throw new PliersNotFoundException($"Form '{form}' has no draft version.");
+        var active = versions.SingleOrDefault(v => v.Status == Pliers.Data.Forms.FormDefinitionStatus.Active);
+        long failing = 0;
+        string? cursor = null;
+        do
+        {
+            var page = await forms.CheckDraftAsync(draft.Id, cursor, 500, cancellationToken).ConfigureAwait(false);
+            foreach (var failure in page.Items)
+            {
+                failing++;
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"submission {failure.SubmissionId}: {string.Join("; ", failure.Errors.Select(e => $"{(e.Path.Length == 0 ? "/" : e.Path)} {e.Keyword}: {e.Message}"))}"));
+            }
+
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
+
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"draft {draft.Name} v{draft.Version} against the submissions of {(active is null ? "no active version" : $"v{active.Version}")}: {failing} would not validate"));
+        return failing == 0 ? Success : Failure;
     }
 
     private static async Task<int> ExportAsync(IServiceProvider services, string form, Pliers.Data.Submissions.SubmissionExportFormat format, string? file, TextWriter output, TextWriter error, CancellationToken cancellationToken)

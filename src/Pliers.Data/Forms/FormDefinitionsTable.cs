@@ -29,6 +29,28 @@ internal sealed class FormDefinitionsTable
             returning {Select}
             """;
         DeleteDraft = $"delete from {t} where id = @id and status = 'draft' returning {Select}";
+
+        // Check before publish: the live submissions of the name's active version that the draft's schema refuses, a
+        // page at a time (newest first, keyset), each with its errors. The draft's compiled columns decide per row
+        // (jsonb_matches_definition); the error list is built only for the rows of the page.
+        var submissions = database.QuotedSchema + ".form_submissions";
+        CheckDraft = $"""
+            with draft as (
+                select d from {t} d where d.id = @id and d.status = 'draft'
+            ), failing as (
+                select s.id, s.created_at, s.data
+                from {submissions} s, draft
+                where s.form_definition_id = (select a.id from {t} a where a.name = (draft.d).name and a.status = 'active')
+                  and s.deleted_at is null
+                  and (s.created_at, s.id) < (@after_created, @after_id)
+                  and not {database.QuotedSchema}.jsonb_matches_definition(draft.d, s.data)
+                order by s.created_at desc, s.id desc
+                limit @limit
+            )
+            select f.id as SubmissionId, f.created_at as CreatedAt, e.path as Path, e.keyword as Keyword, e.message as Message, e.detail::text as Detail
+            from failing f, draft, {database.QuotedSchema}.jsonb_schema_errors((draft.d).definition -> 'schema', f.data) e
+            order by f.created_at desc, f.id desc
+            """;
         ById = $"select {Select} from {t} where id = @id";
         ByNameAndVersion = $"select {Select} from {t} where name = @name and version = @version";
         ActiveByName = $"select {Select} from {t} where name = @name and status = 'active'";
@@ -55,6 +77,9 @@ internal sealed class FormDefinitionsTable
     public string SetStatus { get; }
 
     public string Archive { get; }
+
+    /// <summary>The page of live submissions of the active version that a draft's schema refuses, with their errors.</summary>
+    public string CheckDraft { get; }
 
     /// <summary>Deletes a draft (the guard trigger refuses any other status as well).</summary>
     public string DeleteDraft { get; }

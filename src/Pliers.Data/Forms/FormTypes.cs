@@ -109,6 +109,19 @@ public interface IFormDefinitionRepository
     /// <exception cref="PliersConflictException">The version is active or archived (rule <c>form_definitions_immutable</c>).</exception>
     Task<FormDefinition> DeleteDraftAsync(Guid id, EventContext? context = null, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Check before publish: the stored (live) submissions of the form's active version that would not validate
+    /// against the draft's schema, newest first, a page at a time, each with every error. Runs in the database over
+    /// all rows, with the draft's compiled schema.
+    /// </summary>
+    /// <param name="draftId">The draft's id.</param>
+    /// <param name="cursor">The cursor of the previous page, or <see langword="null"/> for the first.</param>
+    /// <param name="pageSize">Submissions per page (1–500).</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The failing submissions; an empty page when every one validates (or no version is active).</returns>
+    /// <exception cref="PliersNotFoundException">No draft has this id.</exception>
+    Task<Page<DraftCheckFailure>> CheckDraftAsync(Guid draftId, string? cursor = null, int pageSize = 50, CancellationToken cancellationToken = default);
+
     /// <summary>Gets a version by id, or <see langword="null"/>.</summary>
     /// <param name="id">The version's id.</param>
     /// <param name="cancellationToken">Cancels the query.</param>
@@ -186,3 +199,8 @@ public interface IFormDefinitionRepository
     Task<FormDefinition> ArchiveAsync(Guid id, CancellationToken cancellationToken) =>
         ArchiveAsync(id, null, cancellationToken);
 }
+
+/// <summary>A stored submission that a draft's schema would refuse, with the errors.</summary>
+/// <param name="SubmissionId">The submission.</param>
+/// <param name="Errors">Every error, as validation reports them (JSON pointer, keyword, message, detail).</param>
+public sealed record DraftCheckFailure(Guid SubmissionId, IReadOnlyList<PliersValidationError> Errors);

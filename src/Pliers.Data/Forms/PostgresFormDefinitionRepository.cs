@@ -174,6 +174,44 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         throw new PliersConflictException($"Form '{current.Name}' version {current.Version} is {current.Status.ToString().ToLowerInvariant()}; only drafts can be deleted.", "form_definitions_immutable");
     }
 
+    public async Task<Page<DraftCheckFailure>> CheckDraftAsync(Guid draftId, string? cursor = null, int pageSize = 50, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(pageSize, 500);
+        var (afterCreated, afterId) = (DateTimeOffset.MaxValue, Guid.Empty);
+        if (cursor is not null)
+        {
+            var parts = Db.ReadCursor(cursor, 2);
+            if (!long.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ticks) || ticks > DateTimeOffset.MaxValue.UtcTicks || !Guid.TryParse(parts[1], out afterId))
+            {
+                throw Db.BadCursor();
+            }
+
+            afterCreated = new DateTimeOffset(ticks, TimeSpan.Zero);
+        }
+
+        var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var draft = await GetAsync(_read, draftId, cancellationToken).ConfigureAwait(false);
+            if (draft is not { Status: FormDefinitionStatus.Draft })
+            {
+                throw new PliersNotFoundException(draft is null ? $"Form definition {draftId} does not exist." : $"Form definition {draftId} is {draft.Status.ToString().ToLowerInvariant()}, not a draft.");
+            }
+
+            var rows = (await connection.QueryAsync<DraftCheckRow>(new CommandDefinition(
+                _table.CheckDraft,
+                new { id = draftId, after_created = afterCreated, after_id = afterId, limit = pageSize + 1 },
+                cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+            var failures = rows.GroupBy(r => (r.SubmissionId, r.CreatedAt))
+                .Select(g => (g.Key.CreatedAt, Failure: new DraftCheckFailure(g.Key.SubmissionId, g.Select(r => new PliersValidationError(r.Path, r.Keyword, r.Message) { Detail = r.Detail is null ? null : JsonDocument.Parse(r.Detail).RootElement.Clone() }).ToArray())))
+                .ToList();
+            var page = failures.Take(pageSize).ToList();
+            var next = failures.Count > pageSize ? Db.Cursor(DefinitionRow.Utc(page[^1].CreatedAt).UtcTicks, page[^1].Failure.SubmissionId) : null;
+            return new Page<DraftCheckFailure>(page.Select(p => p.Failure).ToArray(), next);
+        }
+    }
+
     public Task<FormDefinition?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default) =>
         GetAsync(_read, id, cancellationToken);
 
@@ -251,3 +289,6 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         }
     }
 }
+
+/// <summary>One error of one failing submission, as <see cref="FormDefinitionsTable.CheckDraft"/> returns it.</summary>
+internal sealed record DraftCheckRow(Guid SubmissionId, DateTime CreatedAt, string Path, string Keyword, string Message, string? Detail);

@@ -28,16 +28,23 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
+    /// <summary>
+    /// Appends and waits until global readers can see the appends (other test classes' transactions hold the horizon
+    /// back now and then), so that "caught up" afterwards includes them.
+    /// </summary>
     private async Task<List<Guid>> AppendAsync(int count, string type = "thing.happened", Func<int, string>? data = null, Guid? stream = null)
     {
         var ids = new List<Guid>();
+        var last = GlobalPosition.Start;
         for (var i = 0; i < count; i++)
         {
             var e = NewEvent.FromJson(type, data?.Invoke(i) ?? $$"""{"n": {{i}}}""");
-            await Store.AppendAsync(stream ?? Guid.NewGuid(), "thing", ExpectedVersion.Any, [e], Ct);
+            var result = await Store.AppendAsync(stream ?? Guid.NewGuid(), "thing", ExpectedVersion.Any, [e], Ct);
             ids.Add(e.Id);
+            last = new GlobalPosition(result.TransactionId, result.Positions[^1]);
         }
 
+        await Eventually.WaitAsync(() => Store.GetHeadPositionAsync(Ct), head => head >= last, "the appends visible to global readers");
         return ids;
     }
 
@@ -399,6 +406,7 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         var appended = new ConcurrentBag<Guid>();
+        var positions = new ConcurrentBag<GlobalPosition>();
         var writers = Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
         {
             var streams = Enumerable.Range(0, 5).Select(_ => Guid.NewGuid()).ToArray();
@@ -408,9 +416,10 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
             {
                 var s = i++ % 5;
                 var e = NewEvent.FromJson("group.tick", $$"""{"writer": {{w}}}""");
-                await Store.AppendAsync(streams[s], "grouped", versions[s], [e], CancellationToken.None);
+                var result = await Store.AppendAsync(streams[s], "grouped", versions[s], [e], CancellationToken.None);
                 versions[s]++;
                 appended.Add(e.Id);
+                positions.Add(new GlobalPosition(result.TransactionId, result.Positions[0]));
             }
         }, Ct)).ToArray();
 
@@ -440,6 +449,8 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
                 Log("d handled");
                 await stop.CancelAsync();
                 await Task.WhenAll(writers);
+                var last = positions.Max();
+                await Eventually.WaitAsync(() => Store.GetHeadPositionAsync(Ct), head => head >= last, "the appends visible to global readers");
                 Log("writers stopped");
                 await Subscriptions.WaitForCaughtUpAsync("group", Ct);
                 Log("caught up");

@@ -41,8 +41,9 @@ public sealed class UpgradeWithDataTests(PostgresFixture postgres)
         Assert.Equal(200L, await postgres.ScalarAsync<long>($"select count(*) filter (where {s}.jsonb_matches_schema(d.definition -> 'schema', f.data)) from {s}.form_submissions f join {s}.form_definitions d on d.id = f.form_definition_id"));
         await submissions.CreateAsync("upgrade", JsonDocument.Parse("""{"n": 1}""").RootElement, cancellationToken: Ct);
 
+        // Rolled back, the rows stay (read with SQL: this release's library needs the latest schema).
         await host.Services.RollbackPliersDatabaseAsync(previous, Ct);
-        Assert.Equal(201L, await submissions.CountAsync(new SubmissionQuery { FormName = "upgrade" }, Ct));
+        Assert.Equal(201L, await postgres.ScalarAsync<long>($"select count(*) from {s}.form_submissions"));
         Assert.Equal(1L, await host.Services.GetRequiredService<IEventStore>().GetStreamVersionAsync(stream, Ct));
     }
 }

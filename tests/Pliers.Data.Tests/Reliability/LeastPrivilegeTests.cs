@@ -179,10 +179,10 @@ public sealed class LeastPrivilegeTests(PostgresFixture postgres)
                 await store.AppendAsync(Guid.NewGuid(), "t", 0, [NewEvent.FromJson("poison", "{}")], Ct);
                 await StartAsync(member);
                 var subscriptions = member.GetRequiredService<Pliers.Data.Subscriptions.ISubscriptionStore>();
+                await Eventually.WaitAsync(async () => (await subscriptions.ListParkedAsync("app-role", Ct)).Count, n => n == 1, "the poison event parked by the application role");
                 using var bound = CancellationTokenSource.CreateLinkedTokenSource(Ct);
                 bound.CancelAfter(TimeSpan.FromSeconds(30));
                 await subscriptions.WaitForCaughtUpAsync("app-role", bound.Token);
-                Assert.Single(await subscriptions.ListParkedAsync("app-role", Ct));
                 foreach (var hosted in member.GetServices<IHostedService>())
                 {
                     await hosted.StopAsync(Ct);

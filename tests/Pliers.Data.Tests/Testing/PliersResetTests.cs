@@ -37,7 +37,7 @@ public sealed class PliersResetTests(PostgresFixture postgres)
 
         var emptied = await host.Services.ResetPliersDataAsync(Ct);
 
-        Assert.Equal(6, emptied); // definitions, submissions, events, and the three subscription tables
+        Assert.Equal(7, emptied); // definitions, submissions, revisions, events, and the three subscription tables
         Assert.Equal(0L, await RowsAsync(host.Schema));
         Assert.Equal(migrated.CurrentVersion, (await host.Services.GetPliersMigrationStatusAsync(Ct)).CurrentVersion);
 
