@@ -156,6 +156,63 @@ internal sealed class FormScenarios : IScenario
                     })));
             }
 
+            // Data edit (issue 14): the library's update (validation against the submission's own version, the
+            // replaced revision moved to the history, the row, the event) against a raw single-row UPDATE of the data.
+            var edits = context.Quick ? 600 : 3000;
+            var editable = await DraftsAsync(raw, s, busy.Id, busy.Version, formInstance, 2 * (edits + 40), cancellationToken);
+            var pliersEdits = editable[..(editable.Count / 2)];
+            var rawEdits = editable[(editable.Count / 2)..];
+            var nextEdit = 0;
+            var nextRawEdit = 0;
+            var edited = JsonDocument.Parse(formInstance.Replace("Request for housing support", "Edited request", StringComparison.Ordinal)).RootElement;
+            var editedText = edited.GetRawText();
+            results.AddRange(await context.MeasureInterleavedAsync(
+                "submissions.update", 6, 20, edits / 6,
+                ("pliers", async _ =>
+                {
+                    var (id, version) = pliersEdits[nextEdit++];
+                    await submissions.UpdateDataAsync(id, version, edited, null, cancellationToken);
+                }, 1),
+                ("raw", async _ =>
+                {
+                    var (id, _) = rawEdits[nextRawEdit++];
+                    await using var update = raw.CreateCommand($"update {s}.form_submissions set data = @data::jsonb where id = @id");
+                    update.Parameters.Add(new NpgsqlParameter<Guid>("id", id));
+                    update.Parameters.Add(new NpgsqlParameter<string>("data", editedText));
+                    if (await update.ExecuteNonQueryAsync(cancellationToken) != 1)
+                    {
+                        throw new InvalidOperationException("not updated");
+                    }
+                }, 1)));
+
+            // Export (issue 14): the busy form's submissions as CSV and as NDJSON into a null stream, against a raw
+            // COPY ... TO STDOUT of the same rows (id, version, status, times, data) read to the end.
+            var busyRows = await CountAsync(raw, $"select count(*) from {s}.form_submissions where form_definition_id = '{busy.Id}' and deleted_at is null", cancellationToken);
+            var exportRounds = context.Quick ? 3 : 6;
+            foreach (var format in new[] { SubmissionExportFormat.Csv, SubmissionExportFormat.Ndjson })
+            {
+                results.AddRange(await context.MeasureInterleavedAsync(
+                    "submissions.export." + format.ToString().ToLowerInvariant(), exportRounds, 1, 1,
+                    ("pliers", async _ =>
+                    {
+                        if (await submissions.ExportAsync(shape.Name(1), format, Stream.Null, null, null, cancellationToken) < busyRows)
+                        {
+                            throw new InvalidOperationException("exported too few rows");
+                        }
+                    }, (int)busyRows),
+                    ("raw", async _ =>
+                    {
+                        await using var connection = await raw.OpenConnectionAsync(cancellationToken);
+                        using var reader = await connection.BeginTextExportAsync(
+                            $"copy (select id, form_version, status, created_at, updated_at, data from {s}.form_submissions where form_definition_id = '{busy.Id}' and deleted_at is null order by created_at desc, id desc) to stdout (format csv)",
+                            cancellationToken);
+                        var buffer = new char[1 << 16];
+                        while (await reader.ReadAsync(buffer, cancellationToken) > 0)
+                        {
+                        }
+                    }, (int)busyRows)));
+            }
+
             var pages = context.Quick ? 600 : 3000;
             var pageQuery = new SubmissionQuery { FormDefinitionId = busy.Id, Status = SubmissionStatus.Approved, PageSize = 50 };
             var containsQuery = new SubmissionQuery { FormDefinitionId = busy.Id, DataContains = JsonDocument.Parse("""{"category": "health"}""").RootElement, PageSize = 50 };
@@ -244,6 +301,12 @@ internal sealed class FormScenarios : IScenario
         }
 
         return drafts;
+    }
+
+    private static async Task<long> CountAsync(NpgsqlDataSource raw, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = raw.CreateCommand(sql);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     private static void Check(int count)
