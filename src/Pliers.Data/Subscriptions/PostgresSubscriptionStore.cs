@@ -183,7 +183,9 @@ internal sealed class PliersSubscriptionService<THandler>(IServiceProvider servi
 
     public async ValueTask DisposeAsync()
     {
-        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        // Disposed without a host's stop (or after it): give the member a bounded time to store its checkpoints.
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await StopAsync(bound.Token).ConfigureAwait(false);
         _stop.Dispose();
     }
 }

@@ -194,16 +194,36 @@ internal sealed class SubscriptionMember
         await using (connection.ConfigureAwait(false))
         {
             var lease = _options.LeaseDuration;
-            HashSet<int> renewed;
+            ClaimRow[] leases;
             HeartbeatRow state;
             var grid = await connection.QueryMultipleAsync(new CommandDefinition(_table.Heartbeat, new { name = _name, member = Member, lease }, cancellationToken: cancellationToken)).ConfigureAwait(false);
             await using (grid.ConfigureAwait(false))
             {
-                renewed = [.. await grid.ReadAsync<int>().ConfigureAwait(false)];
+                leases = [.. await grid.ReadAsync<ClaimRow>().ConfigureAwait(false)];
                 state = await grid.ReadSingleAsync<HeartbeatRow>().ConfigureAwait(false);
             }
 
             _leaseDeadline = sent + (long)(lease.TotalSeconds * Stopwatch.Frequency);
+            var renewed = leases.Select(l => l.Partition).ToHashSet();
+
+            // Partitions the database says are this member's, but which it let go of locally (its lease view ran out,
+            // or a checkpoint write was refused while nobody else had claimed them): adopted again, from the stored
+            // checkpoint. Without this they would stay leased to this member and never be handled.
+            var adopted = leases.Where(l => !_owned.ContainsKey(l.Partition)).ToArray();
+            if (adopted.Length > 0)
+            {
+                lock (_owned)
+                {
+                    foreach (var l in adopted)
+                    {
+                        _owned[l.Partition] = new GlobalPosition(l.TransactionId, l.Position);
+                    }
+                }
+
+                _caughtUp = false;
+                PliersLog.PartitionsClaimed(_logger, _name, Member, string.Join(",", adopted.Select(l => l.Partition).Order()));
+            }
+
             var lost = _owned.Keys.Where(p => !renewed.Contains(p)).ToArray();
             if (lost.Length > 0)
             {
@@ -286,6 +306,7 @@ internal sealed class SubscriptionMember
             rows = (await connection.QueryAsync<SubscriptionEventRow>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
         }
 
+        var whole = true; // every row handled (no stop, no lease end, no heartbeat in between)
         if (rows.Count > 0)
         {
             var (handler, scope) = _handlers();
@@ -304,6 +325,7 @@ internal sealed class SubscriptionMember
                         // or the member would lose its partitions and hand the same events out again and again.
                         await FlushAsync(cancellationToken).ConfigureAwait(false);
                         await BeatAsync(cancellationToken).ConfigureAwait(false);
+                        whole = false;
                         if (!_owned.TryGetValue(row.Partition, out checkpoint) || checkpoint >= row.GlobalPosition)
                         {
                             continue; // released or lost at this beat
@@ -312,11 +334,31 @@ internal sealed class SubscriptionMember
 
                     if (_stopped || !LeaseRuns || cancellationToken.IsCancellationRequested)
                     {
+                        whole = false;
                         break;
                     }
 
                     var e = row.ToEvent(_database.MaxDocumentDepth);
                     await DeliverAsync(handler, e, row.Partition, null, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+
+        if (whole && rows.Count > 0 && !_stopped)
+        {
+            // The read returned every event of these partitions up to its last row: each partition has passed that row,
+            // whether or not it had events in the batch. Without this, a partition with no events among the first rows
+            // keeps the oldest checkpoint where it is, and the next read returns the same rows again, for ever.
+            var last = rows[^1].GlobalPosition;
+            foreach (var p in owned)
+            {
+                if (_owned.TryGetValue(p, out var c) && c < last)
+                {
+                    lock (_owned)
+                    {
+                        _owned[p] = last;
+                        _dirty.Add(p);
+                    }
                 }
             }
         }
@@ -330,8 +372,11 @@ internal sealed class SubscriptionMember
             {
                 if (_owned.TryGetValue(p, out var c) && c < head)
                 {
-                    _owned[p] = head;
-                    _dirty.Add(p);
+                    lock (_owned)
+                    {
+                        _owned[p] = head;
+                        _dirty.Add(p);
+                    }
                 }
             }
 

@@ -44,7 +44,8 @@ internal sealed class SubscriptionsTable
             insert into {m} (name, member, lease_until) values (@name, @member, now() + @lease)
             on conflict (name, member) do update set lease_until = excluded.lease_until;
             delete from {m} where name = @name and lease_until < now() - interval '1 minute';
-            update {t} set lease_until = now() + @lease where name = @name and owner = @member returning partition;
+            update {t} set lease_until = now() + @lease where name = @name and owner = @member
+            returning partition as Partition, transaction_id as TransactionId, position as Position;
             select (select count(*)::int from {m} where name = @name and lease_until > now()) as Members,
                    exists (select from {t} where name = @name and stopped_at is not null) as Stopped,
                    (select string_agg(last_error, '; ') from {t} where name = @name and stopped_at is not null) as StopError,

@@ -18,6 +18,9 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
 {
     private PliersHost _host = null!;
 
+    /// <summary>What the members logged, shown when a wait fails.</summary>
+    private readonly Pliers.Data.Tests.Samples.RecordingLoggerProvider _logs = new();
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private IEventStore Store => _host.Services.GetRequiredService<IEventStore>();
@@ -53,6 +56,7 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
         where THandler : class, ISubscriptionHandler
     {
         var services = new ServiceCollection()
+            .AddLogging(b => b.Services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(_logs))
             .AddPliersData(o =>
             {
                 o.ConnectionString = connectionString ?? postgres.ConnectionString;
@@ -78,7 +82,7 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
         var handler = new Recorder();
         await using (var member = await StartMemberAsync("orders", handler))
         {
-            await Subscriptions.WaitForCaughtUpAsync("orders", Ct);
+            await CaughtUpAsync("orders");
             Assert.Equal(first, handler.Ids);
             var info = Assert.Single(await Subscriptions.ListAsync(Ct));
             Assert.Equal("orders", info.Name);
@@ -92,7 +96,7 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
         var next = new Recorder();
         await using (await StartMemberAsync("orders", next))
         {
-            await Subscriptions.WaitForCaughtUpAsync("orders", Ct);
+            await CaughtUpAsync("orders");
         }
 
         Assert.Equal(second, next.Ids);
@@ -128,10 +132,10 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
         var fromSeventh = new Recorder();
         await using var now = await StartMemberAsync("from-now", fromNow, o => o.StartFrom = SubscriptionStart.Now);
         await using var after = await StartMemberAsync("after-7", fromSeventh, o => o.StartFrom = SubscriptionStart.After(all[6].GlobalPosition));
-        await Subscriptions.WaitForCaughtUpAsync("from-now", Ct);
+        await CaughtUpAsync("from-now");
         var later = await AppendAsync(5);
-        await Subscriptions.WaitForCaughtUpAsync("from-now", Ct);
-        await Subscriptions.WaitForCaughtUpAsync("after-7", Ct);
+        await CaughtUpAsync("from-now");
+        await CaughtUpAsync("after-7");
 
         Assert.Equal(later, fromNow.Ids);
         Assert.Equal(before.Skip(7).Concat(later), fromSeventh.Ids);
@@ -147,7 +151,7 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
         await AppendAsync(5, "other.thing");
         var handler = new Recorder();
         await using var member = await StartMemberAsync("wanted", handler, o => o.Filter = new EventFilter { EventTypes = ["wanted.thing"] });
-        await Subscriptions.WaitForCaughtUpAsync("wanted", Ct);
+        await CaughtUpAsync("wanted");
         Assert.Equal(wanted, handler.Ids);
         var info = Assert.Single(await Subscriptions.ListAsync(Ct));
         Assert.Equal(await Store.GetHeadPositionAsync(Ct), info.Partitions[0].Checkpoint);
@@ -156,7 +160,10 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
     [Fact]
     public async Task The_transactional_variant_commits_projection_and_checkpoint_together_exactly_once()
     {
-        await postgres.ExecuteAsync($"create table \"{_host.Schema}\".projection (event_id uuid primary key, stream uuid not null)");
+        // The projection lives in a schema of its own: a table nobody declared inside the Pliers schema is drift, which
+        // the health checks of later tests in this class would report.
+        var projection = _host.Schema + "_projection";
+        await postgres.ExecuteAsync($"drop schema if exists \"{projection}\" cascade; create schema \"{projection}\"; create table \"{projection}\".projection (event_id uuid primary key, stream uuid not null)");
         var streams = Enumerable.Range(0, 5).Select(_ => Guid.NewGuid()).ToArray();
         var ids = new List<Guid>();
         for (var i = 0; i < 60; i++)
@@ -167,7 +174,7 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
         // The handler writes the projection row, then fails on the first attempt of every tenth event: its write
         // rolls back with it. The first member is killed (no checkpoint flush, no lease given back) after 25 events.
         var killAt = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var handler = new ProjectionHandler(_host.Schema, failFirstAttemptEvery: 10, signalAfter: 25, killAt);
+        var handler = new ProjectionHandler(projection, failFirstAttemptEvery: 10, signalAfter: 25, killAt);
         var first = await StartMemberAsync("projection", handler, o =>
         {
             o.Transactional = true;
@@ -177,15 +184,16 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
         await killAt.Task.WaitAsync(TimeSpan.FromSeconds(30), Ct);
         await first.CrashAsync();
 
-        var second = new ProjectionHandler(_host.Schema, failFirstAttemptEvery: 0, signalAfter: int.MaxValue, null);
+        var second = new ProjectionHandler(projection, failFirstAttemptEvery: 0, signalAfter: int.MaxValue, null);
         await using (await StartMemberAsync("projection", second, o => o.Transactional = true))
         {
-            await Subscriptions.WaitForCaughtUpAsync("projection", Ct);
+            await CaughtUpAsync("projection");
         }
 
-        var projected = (await QueryAsync<Guid>($"select event_id from \"{_host.Schema}\".projection")).ToHashSet();
+        var projected = (await QueryAsync<Guid>($"select event_id from \"{projection}\".projection")).ToHashSet();
         Assert.Equal(ids.ToHashSet(), projected);
-        Assert.Equal(60L, (await QueryAsync<long>($"select count(*) from \"{_host.Schema}\".projection")).Single());
+        Assert.Equal(60L, (await QueryAsync<long>($"select count(*) from \"{projection}\".projection")).Single());
+        await postgres.ExecuteAsync($"drop schema \"{projection}\" cascade");
         Assert.True(handler.Failures >= 2, "some first attempts failed after writing, rolled back and were retried");
     }
 
@@ -200,7 +208,7 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
             o.MaxAttempts = 3;
             o.RetryDelay = TimeSpan.FromMilliseconds(10);
         });
-        await Subscriptions.WaitForCaughtUpAsync("parking", Ct);
+        await CaughtUpAsync("parking");
 
         var parked = await Subscriptions.ListParkedAsync("parking", Ct);
         Assert.Equal([ids[1], ids[5]], parked.Select(p => p.EventId));
@@ -243,7 +251,9 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
             o.RetryDelay = TimeSpan.FromMilliseconds(10);
         });
 
-        var error = await Assert.ThrowsAsync<PliersDataException>(() => Subscriptions.WaitForCaughtUpAsync("stopping", Ct));
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        bound.CancelAfter(TimeSpan.FromSeconds(60));
+        var error = await Assert.ThrowsAsync<PliersDataException>(() => Subscriptions.WaitForCaughtUpAsync("stopping", bound.Token));
         Assert.Contains("'stopping' is stopped", error.Message, StringComparison.Ordinal);
         Assert.Contains(ids[3].ToString(), error.Message, StringComparison.Ordinal);
         Assert.Contains("refused n=3", error.Message, StringComparison.Ordinal);
@@ -258,7 +268,7 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
         {
             try
             {
-                await Subscriptions.WaitForCaughtUpAsync("stopping", Ct);
+                await CaughtUpAsync("stopping");
                 return true;
             }
             catch (PliersDataException)
@@ -291,7 +301,7 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
             o.MaxAttempts = 1;
             o.LeaseDuration = TimeSpan.FromSeconds(1);
         });
-        await Subscriptions.WaitForCaughtUpAsync("cli-sub", Ct);
+        await CaughtUpAsync("cli-sub");
 
         var list = await CliAsync("subscriptions", "list");
         Assert.Equal(0, list.Code);
@@ -329,7 +339,7 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
         var ids = await AppendAsync(10);
         var handler = new Recorder();
         await using var member = await StartMemberAsync("resettable", handler, o => o.LeaseDuration = TimeSpan.FromSeconds(1));
-        await Subscriptions.WaitForCaughtUpAsync("resettable", Ct);
+        await CaughtUpAsync("resettable");
         Assert.Equal(ids, handler.Ids);
 
         await Subscriptions.ResetAsync("resettable", SubscriptionStart.Beginning, Ct);
@@ -344,7 +354,7 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
         var handler = new Recorder();
         await using (await StartMemberAsync("idle", handler))
         {
-            await Subscriptions.WaitForCaughtUpAsync("idle", Ct);
+            await CaughtUpAsync("idle");
         }
 
         await AppendAsync(3); // nobody runs "idle" now
@@ -378,7 +388,7 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
 
         await using (var four = await StartMemberAsync("fixed", new Recorder(), o => o.Partitions = 4))
         {
-            await Subscriptions.WaitForCaughtUpAsync("fixed", Ct);
+            await CaughtUpAsync("fixed");
         }
 
         await using var eight = await StartMemberAsync("fixed", new Recorder(), o => o.Partitions = 8);
@@ -452,7 +462,7 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
                 var last = positions.Max();
                 await Eventually.WaitAsync(() => Store.GetHeadPositionAsync(Ct), head => head >= last, "the appends visible to global readers");
                 Log("writers stopped");
-                await Subscriptions.WaitForCaughtUpAsync("group", Ct);
+                await CaughtUpAsync("group");
                 Log("caught up");
             }
         }
@@ -471,6 +481,22 @@ public sealed class SubscriptionTests(PostgresFixture postgres, MigratedSchema s
         var twice = handler.Deliveries.Count - handled.Count;
         TestContext.Current.TestOutputHelper?.WriteLine($"appended {appended.Count}, deliveries {handler.Deliveries.Count}, handled twice {twice}, takeover bound {lease * 3}");
         Assert.True(twice <= 8 * 50 * 2, $"{twice} events handled twice: more than the dead member's unstored batches");
+    }
+
+    /// <summary>Waits (60 s at most) until the subscription caught up: a hang becomes a failure that names it.</summary>
+    private async Task CaughtUpAsync(string name)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        bound.CancelAfter(TimeSpan.FromSeconds(60));
+        try
+        {
+            await Subscriptions.WaitForCaughtUpAsync(name, bound.Token);
+        }
+        catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
+        {
+            var info = (await Subscriptions.ListAsync(Ct)).SingleOrDefault(i => i.Name == name);
+            Assert.Fail($"{string.Join("\n", _logs.Entries.Where(e => e.Category.StartsWith("Pliers", StringComparison.Ordinal)).TakeLast(40).Select(e => $"{e.Level} {e.Message}"))}\n'{name}' did not catch up within 60 s: {(info is null ? "not registered" : string.Join(", ", info.Partitions.Select(p => $"{p.Partition}@{p.Checkpoint} owner {p.Owner}")) + $" lag {info.Lag}, stopped {info.StoppedAt}, error {info.LastError}")}");
+        }
     }
 
     private static void Log(string line) => TestContext.Current.TestOutputHelper?.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");

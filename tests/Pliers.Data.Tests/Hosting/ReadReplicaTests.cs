@@ -50,7 +50,15 @@ public sealed class ReadReplicaTests
         FormSubmission? replicated = null;
         while (replicated is null && DateTime.UtcNow < deadline)
         {
-            replicated = await services.GetRequiredService<IFormSubmissionRepository>().GetByIdAsync(submission.Id, Ct);
+            try
+            {
+                replicated = await services.GetRequiredService<IFormSubmissionRepository>().GetByIdAsync(submission.Id, Ct);
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedColumn or PostgresErrorCodes.UndefinedTable)
+            {
+                // the standby has not replayed the latest migration yet
+            }
+
             if (replicated is null)
             {
                 await Task.Delay(50, Ct);
