@@ -132,22 +132,28 @@ internal sealed class EventsTable
     /// <summary>The global read with its optional filters and limit, and its parameters.</summary>
     public (string Sql, DynamicParameters Parameters) ReadAll(GlobalPosition after, int maxCount, EventFilter? filter)
     {
-        var sql = ReadAllHead;
         var parameters = new DynamicParameters(new { position = after.Position, max = maxCount });
         parameters.AddDynamicParams(new { transaction_id = new Xid8(after.TransactionId) });
+        return (ReadAllHead + FilterClause(filter, parameters, string.Empty) + " order by transaction_id, position limit @max", parameters);
+    }
+
+    /// <summary>The <c>and ...</c> conditions of an <see cref="EventFilter"/> on the events table (aliased by <paramref name="alias"/>), their parameters added.</summary>
+    public static string FilterClause(EventFilter? filter, DynamicParameters parameters, string alias)
+    {
+        var sql = string.Empty;
         if (filter?.AggregateTypes is { Count: > 0 } aggregateTypes)
         {
-            sql += " and aggregate_type = any(@aggregate_types)";
+            sql += $" and {alias}aggregate_type = any(@aggregate_types)";
             parameters.Add("aggregate_types", aggregateTypes.ToArray());
         }
 
         if (filter?.EventTypes is { Count: > 0 } eventTypes)
         {
-            sql += " and event_type = any(@event_types)";
+            sql += $" and {alias}event_type = any(@event_types)";
             parameters.Add("event_types", eventTypes.ToArray());
         }
 
-        return (sql + " order by transaction_id, position limit @max", parameters);
+        return sql;
     }
 
     /// <summary>

@@ -178,26 +178,16 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(pageSize, 500);
-        var (afterCreated, afterId) = (DateTimeOffset.MaxValue, Guid.Empty);
-        if (cursor is not null)
+        var (afterCreated, afterId) = cursor is null ? (DateTimeOffset.MaxValue, Guid.Empty) : Db.ReadNewestFirstCursor(cursor);
+        var draft = await GetAsync(_read, draftId, cancellationToken).ConfigureAwait(false);
+        if (draft is not { Status: FormDefinitionStatus.Draft })
         {
-            var parts = Db.ReadCursor(cursor, 2);
-            if (!long.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ticks) || ticks > DateTimeOffset.MaxValue.UtcTicks || !Guid.TryParse(parts[1], out afterId))
-            {
-                throw Db.BadCursor();
-            }
-
-            afterCreated = new DateTimeOffset(ticks, TimeSpan.Zero);
+            throw new PliersNotFoundException(draft is null ? $"Form definition {draftId} does not exist." : $"Form definition {draftId} is {draft.Status.ToString().ToLowerInvariant()}, not a draft.");
         }
 
         var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var draft = await GetAsync(_read, draftId, cancellationToken).ConfigureAwait(false);
-            if (draft is not { Status: FormDefinitionStatus.Draft })
-            {
-                throw new PliersNotFoundException(draft is null ? $"Form definition {draftId} does not exist." : $"Form definition {draftId} is {draft.Status.ToString().ToLowerInvariant()}, not a draft.");
-            }
 
             var rows = (await connection.QueryAsync<DraftCheckRow>(new CommandDefinition(
                 _table.CheckDraft,

@@ -56,6 +56,18 @@ internal static class Db
         throw BadCursor();
     }
 
+    /// <summary>Decodes a newest-first keyset cursor (<see cref="Cursor"/> of creation ticks and id).</summary>
+    public static (DateTimeOffset CreatedAt, Guid Id) ReadNewestFirstCursor(string cursor)
+    {
+        var parts = ReadCursor(cursor, 2);
+        if (!long.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ticks) || ticks > DateTimeOffset.MaxValue.UtcTicks || !Guid.TryParse(parts[1], out var id))
+        {
+            throw BadCursor();
+        }
+
+        return (new DateTimeOffset(ticks, TimeSpan.Zero), id);
+    }
+
     /// <summary>The error for a cursor this library did not return.</summary>
     public static ArgumentException BadCursor() =>
         new("The cursor is not one this library returned for this kind of query; pass NextCursor from the previous page unchanged.", "query");

@@ -264,13 +264,8 @@ internal sealed class FormSubmissionsTable
 
         if (withCursor && query.Cursor is { } cursor)
         {
-            var parts = ReadCursor(cursor, 2);
-            if (!long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks) || ticks > DateTimeOffset.MaxValue.UtcTicks || !Guid.TryParse(parts[1], out var afterId))
-            {
-                throw BadCursor();
-            }
-
-            parameters.Add("after_created", new DateTimeOffset(ticks, TimeSpan.Zero));
+            var (afterCreated, afterId) = ReadNewestFirstCursor(cursor);
+            parameters.Add("after_created", afterCreated);
             parameters.Add("after_id", afterId);
             where.Add("(created_at, id) < (@after_created, @after_id)");
         }

@@ -182,19 +182,7 @@ internal sealed class SubscriptionsTable
             parameters.Add("owned", owned);
         }
 
-        if (filter?.AggregateTypes is { Count: > 0 } aggregateTypes)
-        {
-            sql += " and e.aggregate_type = any(@aggregate_types)";
-            parameters.Add("aggregate_types", aggregateTypes.ToArray());
-        }
-
-        if (filter?.EventTypes is { Count: > 0 } eventTypes)
-        {
-            sql += " and e.event_type = any(@event_types)";
-            parameters.Add("event_types", eventTypes.ToArray());
-        }
-
-        return (sql + " order by e.transaction_id, e.position limit @max", parameters);
+        return (sql + EventsTable.FilterClause(filter, parameters, "e.") + " order by e.transaction_id, e.position limit @max", parameters);
     }
 }
 
