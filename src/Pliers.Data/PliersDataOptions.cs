@@ -90,4 +90,14 @@ public sealed class PliersDataOptions
     /// poison event makes the check Unhealthy. The default is 5 minutes.
     /// </summary>
     public TimeSpan SubscriptionStuckAfter { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Gets or sets whether this host keeps several tenants apart. When set, every call must name its tenant
+    /// (<c>ForTenant(tenantId)</c> on <see cref="Forms.IFormDefinitionRepository"/>, <see cref="Submissions.IFormSubmissionRepository"/>
+    /// and <see cref="Events.IEventStore"/>; a call without one throws <see cref="InvalidOperationException"/>), and
+    /// migrations switch PostgreSQL row-level security on for the tenant tables, so the application role sees and
+    /// writes only the rows of the tenant its transaction names, whatever SQL it runs (docs/tenants.md). The default
+    /// is false: calls without a tenant work in the default tenant and nothing changes for a single-tenant host.
+    /// </summary>
+    public bool MultiTenant { get; set; }
 }

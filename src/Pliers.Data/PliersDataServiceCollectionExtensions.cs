@@ -129,7 +129,8 @@ public static class PliersDataServiceCollectionExtensions
                 options.MaxDocumentDepth,
                 options.MigrationConnectionString,
                 options.TransactionPooling,
-                sp.GetRequiredService<PliersListenDataSource>().DataSource);
+                sp.GetRequiredService<PliersListenDataSource>().DataSource,
+                options.MultiTenant);
         });
         services.TryAddSingleton(sp =>
         {

@@ -230,6 +230,9 @@ public sealed record StoredEvent(
 
     /// <summary>Gets the checkpoint a reader of all events stores after handling this event.</summary>
     public GlobalPosition GlobalPosition => new(TransactionId, Position);
+
+    /// <summary>Gets the tenant the event belongs to: the empty string for the default tenant.</summary>
+    public string TenantId { get; init; } = string.Empty;
 }
 
 /// <summary>The outcome of an append.</summary>

@@ -16,7 +16,7 @@ internal sealed class EventsTable
     private const string Select =
         "id as Id, aggregate_id as AggregateId, aggregate_type as AggregateType, event_type as EventType, event_version as EventVersion, " +
         "event_data as Data, metadata as Metadata, correlation_id as CorrelationId, causation_id as CausationId, created_at as CreatedAt, " +
-        "position as Position, transaction_id as TransactionId";
+        "position as Position, transaction_id as TransactionId, tenant_id as TenantId";
 
     /// <summary>The columns binary COPY writes, in the order <see cref="CopyAsync"/> sends them.</summary>
     private const string CopyColumns = "id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata";
@@ -24,6 +24,7 @@ internal sealed class EventsTable
     public EventsTable(PliersDatabase database)
     {
         var t = Name = database.QuotedSchema + ".events";
+        var tenant = Tenant = $"tenant_id = {database.CurrentTenant}";
 
         // One statement: the version and aggregate-type check and the insert of the whole batch. The stream's head
         // (its last event) is one backward step on the (aggregate_id, event_version) index. When the stream is not
@@ -32,7 +33,8 @@ internal sealed class EventsTable
         // Four shapes of that statement: a batch (unnest of six arrays) or one event (plain parameters: most appends
         // carry one event, and encoding and unnesting one-element arrays cost measurably more on both sides than the
         // insert itself, docs/performance.md), at an expected version or after whatever the stream holds.
-        var head = $"with head as (select event_version, aggregate_type from {t} where aggregate_id = @aggregate_id order by event_version desc limit 1)";
+        // A stream is its first writer's tenant's: another tenant sees no head, so its append of version 1 hits the unique key.
+        var head = $"with head as (select event_version, aggregate_type from {t} where aggregate_id = @aggregate_id and {tenant} order by event_version desc limit 1)";
         var insert = $"insert into {t} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata)";
         const string SameType = "coalesce((select aggregate_type from head), @aggregate_type) = @aggregate_type";
         const string AtExpected = "coalesce((select event_version from head), 0) = @expected and " + SameType;
@@ -58,13 +60,12 @@ internal sealed class EventsTable
         AppendAny = Batch(Current, SameType);
         AppendOne = One("@expected", AtExpected);
         AppendOneAny = One(Current, SameType);
-        CopyIn = $"copy {t} ({CopyColumns}) from stdin (format binary)";
-        FindByIds = $"select id as Id, aggregate_id as AggregateId, event_version as EventVersion, position as Position, transaction_id as TransactionId from {t} where id = any(@ids)";
-        StreamHead = $"select event_version as Version, aggregate_type as AggregateType from {t} where aggregate_id = @aggregate_id order by event_version desc limit 1";
-        StreamVersion = $"select coalesce(max(event_version), 0)::bigint from {t} where aggregate_id = @aggregate_id";
-        ReadStream = $"select {Select} from {t} where aggregate_id = @aggregate_id and event_version >= @version order by event_version";
-        ReadStreamBackward = $"select {Select} from {t} where aggregate_id = @aggregate_id and event_version <= @version order by event_version desc";
-        ReadByCorrelation = $"select {Select} from {t} where correlation_id = @correlation_id order by transaction_id, position";
+        FindByIds = $"select id as Id, aggregate_id as AggregateId, event_version as EventVersion, position as Position, transaction_id as TransactionId from {t} where id = any(@ids) and {tenant}";
+        StreamHead = $"select event_version as Version, aggregate_type as AggregateType from {t} where aggregate_id = @aggregate_id and {tenant} order by event_version desc limit 1";
+        StreamVersion = $"select coalesce(max(event_version), 0)::bigint from {t} where aggregate_id = @aggregate_id and {tenant}";
+        ReadStream = $"select {Select} from {t} where aggregate_id = @aggregate_id and event_version >= @version and {tenant} order by event_version";
+        ReadStreamBackward = $"select {Select} from {t} where aggregate_id = @aggregate_id and event_version <= @version and {tenant} order by event_version desc";
+        ReadByCorrelation = $"select {Select} from {t} where correlation_id = @correlation_id and {tenant} order by transaction_id, position";
 
         // Only transactions older than the oldest one still running are complete: below that horizon no event can
         // still appear, so reading (transaction_id, position) in order never skips one.
@@ -72,7 +73,11 @@ internal sealed class EventsTable
             select {Select} from {t}
             where (transaction_id, position) > (@transaction_id, @position)
               and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+              and {tenant}
             """;
+        // A named tenant's events have an index of their own (partial: a single-tenant host's events are not in it);
+        // the literal condition lets the planner use it.
+        ReadAllHeadNamed = ReadAllHead + " and tenant_id <> ''";
         Head = $"""
             select transaction_id as TransactionId, position as Position from {t}
             where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
@@ -105,9 +110,6 @@ internal sealed class EventsTable
     /// <summary>Appends one event after whatever the stream holds.</summary>
     public string AppendOneAny { get; }
 
-    /// <summary>Binary COPY of many events (bulk import).</summary>
-    public string CopyIn { get; }
-
     public string FindByIds { get; }
 
     public string StreamHead { get; }
@@ -122,6 +124,12 @@ internal sealed class EventsTable
 
     public string ReadAllHead { get; }
 
+    /// <summary><see cref="ReadAllHead"/> for a named tenant (its partial index).</summary>
+    public string ReadAllHeadNamed { get; }
+
+    /// <summary>The library's tenant condition on this table (<c>tenant_id = current_tenant()</c>).</summary>
+    public string Tenant { get; }
+
     /// <summary>The last event global readers can see (one backward step on the global-order index).</summary>
     public string Head { get; }
 
@@ -130,11 +138,11 @@ internal sealed class EventsTable
     public string ReaderLag { get; }
 
     /// <summary>The global read with its optional filters and limit, and its parameters.</summary>
-    public (string Sql, DynamicParameters Parameters) ReadAll(GlobalPosition after, int maxCount, EventFilter? filter)
+    public (string Sql, DynamicParameters Parameters) ReadAll(GlobalPosition after, int maxCount, EventFilter? filter, bool namedTenant)
     {
         var parameters = new DynamicParameters(new { position = after.Position, max = maxCount });
         parameters.AddDynamicParams(new { transaction_id = new Xid8(after.TransactionId) });
-        return (ReadAllHead + FilterClause(filter, parameters, string.Empty) + " order by transaction_id, position limit @max", parameters);
+        return ((namedTenant ? ReadAllHeadNamed : ReadAllHead) + FilterClause(filter, parameters, string.Empty) + " order by transaction_id, position limit @max", parameters);
     }
 
     /// <summary>The <c>and ...</c> conditions of an <see cref="EventFilter"/> on the events table (aliased by <paramref name="alias"/>), their parameters added.</summary>
@@ -168,7 +176,7 @@ internal sealed class EventsTable
         """;
 
     /// <summary>The version the next event of stream <c>@id</c> gets (a sub-query for <see cref="InsertOneFrom"/>).</summary>
-    public string NextVersionOfId => $"coalesce((select event_version from {Name} where aggregate_id = @id order by event_version desc limit 1), 0) + 1";
+    public string NextVersionOfId => $"coalesce((select event_version from {Name} where aggregate_id = @id and {Tenant} order by event_version desc limit 1), 0) + 1";
 
     /// <summary>Adds the parameters of <see cref="InsertOneFrom"/>: a new event id, the types and the context's ids.</summary>
     public static DynamicParameters AddEventParameters(DynamicParameters parameters, string aggregateType, string eventType, EventContext? context)
@@ -195,10 +203,11 @@ internal sealed class EventsTable
     };
 
     /// <summary>Writes the rows of <paramref name="batches"/> through binary COPY (one command for all of them).</summary>
-    public async Task CopyAsync(NpgsqlConnection connection, IReadOnlyList<(Guid AggregateId, long FirstVersion, AppendBatch Batch)> batches, CancellationToken cancellationToken)
+    public Task CopyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<(Guid AggregateId, long FirstVersion, AppendBatch Batch)> batches, CancellationToken cancellationToken) =>
+        Db.CopyAsync(connection, transaction, Name, CopyColumns, writer => WriteRowsAsync(writer, batches, cancellationToken), cancellationToken);
+
+    private static async Task WriteRowsAsync(NpgsqlBinaryImporter writer, IReadOnlyList<(Guid AggregateId, long FirstVersion, AppendBatch Batch)> batches, CancellationToken cancellationToken)
     {
-        var writer = await connection.BeginBinaryImportAsync(CopyIn, cancellationToken).ConfigureAwait(false);
-        await using (writer.ConfigureAwait(false))
         {
             foreach (var (aggregateId, firstVersion, batch) in batches)
             {
@@ -216,8 +225,6 @@ internal sealed class EventsTable
                     await WriteNullableAsync(writer, batch.Metadata[i], NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
                 }
             }
-
-            await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
 
         static async Task WriteNullableAsync<T>(NpgsqlBinaryImporter writer, T? value, NpgsqlDbType type, CancellationToken cancellationToken)
@@ -247,7 +254,8 @@ internal sealed record EventRow(
     Guid? CausationId,
     DateTime CreatedAt,
     long Position,
-    ulong TransactionId)
+    ulong TransactionId,
+    string TenantId)
 {
     public StoredEvent ToEvent(int maxDepth) => new(
         Id,
@@ -261,7 +269,7 @@ internal sealed record EventRow(
         CausationId,
         new DateTimeOffset(DateTime.SpecifyKind(CreatedAt, DateTimeKind.Utc)),
         Position,
-        TransactionId);
+        TransactionId) { TenantId = TenantId };
 }
 
 /// <summary>The head of the global order.</summary>

@@ -6,6 +6,20 @@ namespace Pliers.Data.Events;
 /// </summary>
 public interface IEventStore
 {
+    /// <summary>Gets the tenant this event store works in: the empty string for the default tenant.</summary>
+    string TenantId { get; }
+
+    /// <summary>
+    /// Returns this event store for one tenant: every call of the returned instance reads and writes only that tenant's
+    /// rows (the library filters on it, new rows carry it, and with <see cref="PliersDataOptions.MultiTenant"/>
+    /// row-level security enforces it for the application role). Cheap: it shares everything with this instance;
+    /// take one per call or per request (docs/tenants.md).
+    /// </summary>
+    /// <param name="tenantId">The tenant: 1 to 100 characters, no leading or trailing white space, no control characters, not <c>*</c>.</param>
+    /// <returns>The event store of that tenant.</returns>
+    /// <exception cref="ArgumentException"><paramref name="tenantId"/> is not a valid tenant id.</exception>
+    IEventStore ForTenant(string tenantId);
+
     /// <summary>
     /// Appends events to a stream in one round trip and one transaction. Retrying the same append (same event
     /// ids, same expected version) after a lost reply returns the original result.

@@ -9,8 +9,19 @@ namespace Pliers.Data.Events;
 /// their domain events through <see cref="WriteScope"/>, commit, then announce the events to subscribers. Database
 /// errors the library can name are translated on the way out (<see cref="PostgresErrors"/>).
 /// </summary>
-internal sealed class PliersWriter(PliersDatabase database, PostgresEventStore events)
+internal sealed class PliersWriter(PliersDatabase database, PostgresEventStore events, TenantScope tenant)
 {
+    public PliersWriter(PliersDatabase database, PostgresEventStore events)
+        : this(database, events, database.DefaultTenant)
+    {
+    }
+
+    /// <summary>Gets the tenant every statement of this writer works in.</summary>
+    public TenantScope Tenant => tenant;
+
+    /// <summary>This writer in another tenant.</summary>
+    public PliersWriter For(TenantScope other) => new(database, events, other);
+
     /// <summary>
     /// Runs one write statement on its own (no BEGIN/COMMIT: a single statement is atomic by itself), so the write
     /// is one round trip; returns its single row or null. The caller announces the events it wrote.
@@ -22,7 +33,7 @@ internal sealed class PliersWriter(PliersDatabase database, PostgresEventStore e
         {
             try
             {
-                return await connection.QuerySingleOrDefaultAsync<T>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                return await connection.QuerySingleOrDefaultAsync<T>(tenant.Command(sql, parameters, cancellationToken)).ConfigureAwait(false);
             }
             catch (PostgresException e) when (PostgresErrors.Translate(e) is { } translated)
             {
@@ -36,13 +47,14 @@ internal sealed class PliersWriter(PliersDatabase database, PostgresEventStore e
 
     public async Task<T> WriteAsync<T>(Func<WriteScope, Task<T>> work, CancellationToken cancellationToken)
     {
+        tenant.EnsureNamed();
         var connection = await database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             await using (transaction.ConfigureAwait(false))
             {
-                var scope = new WriteScope(connection, transaction, events.Table, database.MaxDocumentDepth, cancellationToken);
+                var scope = new WriteScope(connection, transaction, events.Table, database.MaxDocumentDepth, tenant, cancellationToken);
                 T result;
                 try
                 {
@@ -66,8 +78,14 @@ internal sealed class PliersWriter(PliersDatabase database, PostgresEventStore e
 }
 
 /// <summary>One write transaction: Dapper commands bound to it, and the domain events it appends.</summary>
-internal sealed class WriteScope(NpgsqlConnection connection, NpgsqlTransaction transaction, EventsTable events, int maxDepth, CancellationToken cancellationToken)
+internal sealed class WriteScope(NpgsqlConnection connection, NpgsqlTransaction transaction, EventsTable events, int maxDepth, TenantScope tenant, CancellationToken cancellationToken)
 {
+    /// <summary>Gets the tenant of this transaction.</summary>
+    public TenantScope Tenant => tenant;
+
+    /// <summary>Gets the transaction (for a COPY, which runs alone).</summary>
+    public NpgsqlTransaction Transaction => transaction;
+
     /// <summary>Gets the transaction's connection (binary COPY needs it).</summary>
     public NpgsqlConnection Connection => connection;
 
@@ -76,7 +94,7 @@ internal sealed class WriteScope(NpgsqlConnection connection, NpgsqlTransaction 
 
     /// <summary>A Dapper command in this transaction, carrying the write's cancellation token.</summary>
     public CommandDefinition Command(string sql, object? parameters = null) =>
-        new(sql, parameters, transaction, cancellationToken: cancellationToken);
+        tenant.Command(sql, parameters, cancellationToken, transaction);
 
     /// <summary>Records events a statement of this transaction wrote itself (announced after the commit).</summary>
     public void Wrote(int eventCount) => EventCount += eventCount;
@@ -98,7 +116,7 @@ internal sealed class WriteScope(NpgsqlConnection connection, NpgsqlTransaction 
     /// <summary>Appends the first events of many new streams with one binary COPY (bulk import).</summary>
     public async Task CopyNewStreamsAsync(IReadOnlyList<(Guid AggregateId, long FirstVersion, AppendBatch Batch)> batches)
     {
-        await events.CopyAsync(connection, batches, cancellationToken).ConfigureAwait(false);
+        await events.CopyAsync(connection, transaction, batches, cancellationToken).ConfigureAwait(false);
         EventCount += batches.Sum(b => b.Batch.Count);
     }
 

@@ -29,9 +29,16 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     private readonly NpgsqlDataSource? _listen;
     private readonly EventNotifications? _notifications;
     private readonly bool _prepare;
+    private readonly TenantScope _tenant;
+    private readonly TenantScope _allTenants;
+    private readonly PliersDatabase _database;
+    private readonly bool _view;
 
     public PostgresEventStore(PliersDatabase database, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
+        _database = database;
+        _tenant = database.DefaultTenant;
+        _allTenants = database.AllTenants;
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _dataSource = database.DataSource;
         _read = database.ReadDataSource;
@@ -43,6 +50,32 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         _signal = new AppendSignal(database.DataSource, database.Schema);
         Table = new EventsTable(database);
     }
+
+    /// <summary>A view of <paramref name="root"/> in another tenant: it shares everything else (and disposes nothing).</summary>
+    private PostgresEventStore(PostgresEventStore root, TenantScope tenant)
+    {
+        _database = root._database;
+        _logger = root._logger;
+        _dataSource = root._dataSource;
+        _read = root._read;
+        _schema = root._schema;
+        _maxDepth = root._maxDepth;
+        _listen = root._listen;
+        _notifications = root._notifications;
+        _prepare = root._prepare;
+        _signal = root._signal;
+        _allTenants = root._allTenants;
+        Table = root.Table;
+        _tenant = tenant;
+        _view = true;
+    }
+
+    /// <summary>Gets the tenant this instance works in.</summary>
+    internal TenantScope Tenant => _tenant;
+
+    public string TenantId => _tenant.Id;
+
+    public IEventStore ForTenant(string tenantId) => new PostgresEventStore(this, _database.Tenant(tenantId));
 
     /// <summary>Gets the events table's statements.</summary>
     internal EventsTable Table { get; }
@@ -114,6 +147,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
             (false, false) => Table.Append,
         };
         await using var command = new NpgsqlCommand(sql, connection);
+        _tenant.Apply(command);
         var p = command.Parameters;
         p.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
         p.Add(new NpgsqlParameter<string>("aggregate_type", NpgsqlDbType.Text) { TypedValue = batch.AggregateType });
@@ -168,7 +202,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     /// </summary>
     private async Task<AppendResult> ResolveConflictAsync(NpgsqlConnection connection, Guid aggregateId, string aggregateType, ExpectedVersion expectedVersion, AppendBatch batch, CancellationToken cancellationToken)
     {
-        var stored = (await connection.QueryAsync<StoredIdRow>(new CommandDefinition(Table.FindByIds, new { ids = batch.Ids }, cancellationToken: cancellationToken)).ConfigureAwait(false))
+        var stored = (await connection.QueryAsync<StoredIdRow>(_tenant.Command(Table.FindByIds, new { ids = batch.Ids }, cancellationToken)).ConfigureAwait(false))
             .ToDictionary(r => r.Id);
         if (stored.Count == batch.Count && stored.Values.All(s => s.AggregateId == aggregateId))
         {
@@ -190,7 +224,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
                 "events_pkey");
         }
 
-        var head = await connection.QuerySingleOrDefaultAsync<StreamHeadRow>(new CommandDefinition(Table.StreamHead, new { aggregate_id = aggregateId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        var head = await connection.QuerySingleOrDefaultAsync<StreamHeadRow>(_tenant.Command(Table.StreamHead, new { aggregate_id = aggregateId }, cancellationToken)).ConfigureAwait(false);
         if (head is not null && head.AggregateType != aggregateType)
         {
             throw new PliersConflictException(
@@ -212,7 +246,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            return await connection.ExecuteScalarAsync<long>(new CommandDefinition(Table.StreamVersion, new { aggregate_id = aggregateId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return await connection.ExecuteScalarAsync<long>(_tenant.Command(Table.StreamVersion, new { aggregate_id = aggregateId }, cancellationToken)).ConfigureAwait(false);
         }
     }
 
@@ -243,7 +277,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
 
     private async IAsyncEnumerable<StoredEvent> ReadAllCoreAsync(GlobalPosition after, int maxCount, EventFilter? filter, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var (sql, parameters) = Table.ReadAll(after, maxCount, filter);
+        var (sql, parameters) = Table.ReadAll(after, maxCount, filter, namedTenant: _tenant.Id.Length > 0);
         var returned = 0;
         await foreach (var e in QueryAsync(sql, parameters, cancellationToken).ConfigureAwait(false))
         {
@@ -267,7 +301,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(Table.RestoreCheck, cancellationToken: cancellationToken)).ConfigureAwait(false))
+            if (await connection.ExecuteScalarAsync<bool>(_allTenants.Command(Table.RestoreCheck, null, cancellationToken)).ConfigureAwait(false))
             {
                 throw new PliersDataException(
                     "The events table holds transaction ids ahead of this server's transaction counter (the database was restored into a new cluster). " +
@@ -394,6 +428,11 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_view)
+        {
+            return;
+        }
+
         if (_notifications is not null)
         {
             await _notifications.DisposeAsync().ConfigureAwait(false);
@@ -414,7 +453,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var head = await connection.QuerySingleOrDefaultAsync<HeadRow>(new CommandDefinition(Table.Head, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            var head = await connection.QuerySingleOrDefaultAsync<HeadRow>(_allTenants.Command(Table.Head, null, cancellationToken)).ConfigureAwait(false);
             return head is null ? GlobalPosition.Start : new GlobalPosition(head.TransactionId, head.Position);
         }
     }
@@ -424,14 +463,14 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var seconds = await connection.ExecuteScalarAsync<double>(new CommandDefinition(Table.ReaderLag, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            var seconds = await connection.ExecuteScalarAsync<double>(_allTenants.Command(Table.ReaderLag, null, cancellationToken)).ConfigureAwait(false);
             return TimeSpan.FromSeconds(seconds);
         }
     }
 
     private async IAsyncEnumerable<StoredEvent> QueryAsync(string sql, object parameters, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await foreach (var row in Db.StreamAsync<EventRow>(_read, sql, parameters, cancellationToken).ConfigureAwait(false))
+        await foreach (var row in Db.StreamAsync<EventRow>(_read, _tenant, sql, parameters, cancellationToken).ConfigureAwait(false))
         {
             yield return row.ToEvent(_maxDepth);
         }

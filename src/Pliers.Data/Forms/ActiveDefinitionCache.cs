@@ -5,7 +5,7 @@ using Npgsql;
 namespace Pliers.Data.Forms;
 
 /// <summary>What a submission write needs to know of a form version: its id, number, form name and JSON Schema.</summary>
-internal sealed record ActiveDefinition(Guid Id, int Version, string Name, JsonElement Schema);
+internal sealed record ActiveDefinition(Guid Id, int Version, string Name, JsonElement Schema, string Tenant = "");
 
 /// <summary>
 /// The definitions submissions are written against, kept in the process so that a create is one statement.
@@ -59,7 +59,7 @@ internal sealed class ActiveDefinitionCache : IAsyncDisposable
     /// <summary>Gets the generation to pass to <see cref="Add"/>: read it before reading the database.</summary>
     public long Generation => Interlocked.Read(ref _generation);
 
-    /// <summary>The cached active version of <paramref name="name"/>, or null.</summary>
+    /// <summary>The cached active version of the form <paramref name="name"/> names (a tenant key, <c>TenantScope.Key</c>), or null.</summary>
     public ActiveDefinition? ByName(string name)
     {
         if (_capacity == 0)
@@ -72,13 +72,13 @@ internal sealed class ActiveDefinitionCache : IAsyncDisposable
     }
 
     /// <summary>The cached published version <paramref name="id"/>, or null.</summary>
-    public ActiveDefinition? ById(Guid id) => _byId.TryGetValue(id, out var found) ? found : null;
+    public ActiveDefinition? ById(Guid id, string tenant) => _byId.TryGetValue(id, out var found) && found.Tenant == tenant ? found : null;
 
     /// <summary>
     /// Remembers an active version read from the database. By name only when no notification arrived since
     /// <paramref name="generation"/> was read (the read may predate a publish whose notification was already handled).
     /// </summary>
-    public void Add(ActiveDefinition definition, long generation)
+    public void Add(ActiveDefinition definition, string key, long generation)
     {
         if (_capacity == 0)
         {
@@ -89,7 +89,7 @@ internal sealed class ActiveDefinitionCache : IAsyncDisposable
         if (_listening && Generation == generation)
         {
             Bound(_byName);
-            _byName[definition.Name] = definition;
+            _byName[key] = definition;
         }
     }
 

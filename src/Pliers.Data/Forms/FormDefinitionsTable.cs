@@ -16,19 +16,21 @@ internal sealed class FormDefinitionsTable
     public FormDefinitionsTable(PliersDatabase database)
     {
         var t = Name = database.QuotedSchema + ".form_definitions";
+        var ct = database.CurrentTenant;
+        var tn = $"tenant_id = {ct}";
         Insert = $"insert into {t} (id, name, version, definition) values (@id, @name, @version, @definition::jsonb) returning {Select}";
-        UpdateDraft = $"update {t} set definition = @definition::jsonb where id = @id and xmin = @row_version::text::xid and status = 'draft' returning {Select}";
-        LockVersionsOfName = $"select {Select} from {t} where name = (select name from {t} where id = @id) order by version for update";
-        SetStatus = $"update {t} set status = @status where id = @id returning {Select}";
+        UpdateDraft = $"update {t} set definition = @definition::jsonb where id = @id and xmin = @row_version::text::xid and status = 'draft' and {tn} returning {Select}";
+        LockVersionsOfName = $"select {Select} from {t} where {tn} and name = (select name from {t} where id = @id and {tn}) order by version for update";
+        SetStatus = $"update {t} set status = @status where id = @id and {tn} returning {Select}";
         // FOR UPDATE first (a plain UPDATE of a non-key column would only take FOR NO KEY UPDATE, which submission
         // writes holding FOR KEY SHARE do not block): archiving waits for in-flight submissions to this version.
         Archive = $"""
             update {t} set status = 'archived'
-            from (select id as locked_id from {t} where id = @id for update) locked
+            from (select id as locked_id from {t} where id = @id and {tn} for update) locked
             where id = locked.locked_id and status <> 'archived'
             returning {Select}
             """;
-        DeleteDraft = $"delete from {t} where id = @id and status = 'draft' returning {Select}";
+        DeleteDraft = $"delete from {t} where id = @id and status = 'draft' and {tn} returning {Select}";
 
         // Check before publish: the live submissions of the name's active version that the draft's schema refuses, a
         // page at a time (newest first, keyset), each with its errors. The draft's compiled columns decide per row
@@ -36,12 +38,12 @@ internal sealed class FormDefinitionsTable
         var submissions = database.QuotedSchema + ".form_submissions";
         CheckDraft = $"""
             with draft as (
-                select d from {t} d where d.id = @id and d.status = 'draft'
+                select d from {t} d where d.id = @id and d.status = 'draft' and d.tenant_id = {ct}
             ), failing as (
                 select s.id, s.created_at, s.data
                 from {submissions} s, draft
-                where s.form_definition_id = (select a.id from {t} a where a.name = (draft.d).name and a.status = 'active')
-                  and s.deleted_at is null
+                where s.form_definition_id = (select a.id from {t} a where a.tenant_id = {ct} and a.name = (draft.d).name and a.status = 'active')
+                  and s.deleted_at is null and s.tenant_id = {ct}
                   and (s.created_at, s.id) < (@after_created, @after_id)
                   and not {database.QuotedSchema}.jsonb_matches_definition(draft.d, s.data)
                 order by s.created_at desc, s.id desc
@@ -51,17 +53,17 @@ internal sealed class FormDefinitionsTable
             from failing f, draft, {database.QuotedSchema}.jsonb_schema_errors((draft.d).definition -> 'schema', f.data) e
             order by f.created_at desc, f.id desc
             """;
-        ById = $"select {Select} from {t} where id = @id";
-        ByNameAndVersion = $"select {Select} from {t} where name = @name and version = @version";
-        ActiveByName = $"select {Select} from {t} where name = @name and status = 'active'";
-        VersionsOfName = $"select {Select} from {t} where name = @name order by version";
-        ListHead = $"select {Select} from {t} where (name, version) > (@after_name, @after_version)";
-        SchemaForSubmissionByName = $"select id as Id, version as Version, status as Status, definition -> 'schema' as Schema, name as Name from {t} where name = @key and status = 'active'";
-        SchemaForSubmissionById = $"select id as Id, version as Version, status as Status, definition -> 'schema' as Schema, name as Name from {t} where id = @key";
-        LockActive = $"select id from {t} where id = @id and status = 'active' for key share";
+        ById = $"select {Select} from {t} where id = @id and {tn}";
+        ByNameAndVersion = $"select {Select} from {t} where {tn} and name = @name and version = @version";
+        ActiveByName = $"select {Select} from {t} where {tn} and name = @name and status = 'active'";
+        VersionsOfName = $"select {Select} from {t} where {tn} and name = @name order by version";
+        ListHead = $"select {Select} from {t} where {tn} and (name, version) > (@after_name, @after_version)";
+        SchemaForSubmissionByName = $"select id as Id, version as Version, status as Status, definition -> 'schema' as Schema, name as Name from {t} where {tn} and name = @key and status = 'active'";
+        SchemaForSubmissionById = $"select id as Id, version as Version, status as Status, definition -> 'schema' as Schema, name as Name from {t} where id = @key and {tn}";
+        LockActive = $"select id from {t} where id = @id and status = 'active' and {tn} for key share";
         Notify = $"select pg_notify('{ActiveDefinitionCache.Channel}', @payload)";
-        IdsOfName = $"select id from {t} where name = @form_name";
-        IdsOfNameOfId = $"select id from {t} where name = (select name from {t} where id = @definition_id)";
+        IdsOfName = $"select id from {t} where {tn} and name = @form_name";
+        IdsOfNameOfId = $"select id from {t} where {tn} and name = (select name from {t} where id = @definition_id and {tn})";
     }
 
     /// <summary>Gets the quoted, schema-qualified table name.</summary>

@@ -53,6 +53,20 @@ public sealed record FormDefinitionQuery
 /// <summary>Versioned form definitions: create, version, edit drafts, publish, archive and read.</summary>
 public interface IFormDefinitionRepository
 {
+    /// <summary>Gets the tenant this repository works in: the empty string for the default tenant.</summary>
+    string TenantId { get; }
+
+    /// <summary>
+    /// Returns this repository for one tenant: every call of the returned instance reads and writes only that tenant's
+    /// rows (the library filters on it, new rows carry it, and with <see cref="PliersDataOptions.MultiTenant"/>
+    /// row-level security enforces it for the application role). Cheap: it shares everything with this instance;
+    /// take one per call or per request (docs/tenants.md).
+    /// </summary>
+    /// <param name="tenantId">The tenant: 1 to 100 characters, no leading or trailing white space, no control characters, not <c>*</c>.</param>
+    /// <returns>The repository of that tenant.</returns>
+    /// <exception cref="ArgumentException"><paramref name="tenantId"/> is not a valid tenant id.</exception>
+    IFormDefinitionRepository ForTenant(string tenantId);
+
     /// <summary>Creates a new form as draft version 1 and appends <c>form.definition.created</c>.</summary>
     /// <param name="name">The form name: non-blank, at most 100 characters; surrounding whitespace is trimmed.</param>
     /// <param name="definition">The definition document, a JSON object whose <c>schema</c> is a JSON Schema (draft 2020-12).</param>

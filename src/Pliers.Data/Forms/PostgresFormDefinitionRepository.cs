@@ -21,9 +21,13 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
     private readonly int _maxDepth;
     private readonly ActiveDefinitionCache _cache;
     private readonly string _schema;
+    private readonly PliersDatabase _database;
+    private readonly TenantScope _tenant;
 
     public PostgresFormDefinitionRepository(PliersDatabase database, PostgresEventStore events, ActiveDefinitionCache cache)
     {
+        _database = database;
+        _tenant = database.DefaultTenant;
         _cache = cache;
         _schema = database.Schema;
         _dataSource = database.DataSource;
@@ -32,6 +36,24 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         _table = new FormDefinitionsTable(database);
         _maxDepth = database.MaxDocumentDepth;
     }
+
+    /// <summary>A view of <paramref name="root"/> in another tenant, sharing everything else.</summary>
+    private PostgresFormDefinitionRepository(PostgresFormDefinitionRepository root, TenantScope tenant)
+    {
+        _database = root._database;
+        _cache = root._cache;
+        _schema = root._schema;
+        _dataSource = root._dataSource;
+        _read = root._read;
+        _table = root._table;
+        _maxDepth = root._maxDepth;
+        _writer = root._writer.For(tenant);
+        _tenant = tenant;
+    }
+
+    public string TenantId => _tenant.Id;
+
+    public IFormDefinitionRepository ForTenant(string tenantId) => new PostgresFormDefinitionRepository(this, _database.Tenant(tenantId));
 
     public Task<FormDefinition> CreateAsync(string name, JsonElement definition, EventContext? context = null, CancellationToken cancellationToken = default)
     {
@@ -141,7 +163,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
             cancellationToken).ConfigureAwait(false);
         if (archived is not null)
         {
-            _cache.Forget(archived.Name);
+            _cache.Forget(_tenant.Key(archived.Name));
             return archived;
         }
 
@@ -189,10 +211,10 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         await using (connection.ConfigureAwait(false))
         {
 
-            var rows = (await connection.QueryAsync<DraftCheckRow>(new CommandDefinition(
+            var rows = (await connection.QueryAsync<DraftCheckRow>(_tenant.Command(
                 _table.CheckDraft,
                 new { id = draftId, after_created = afterCreated, after_id = afterId, limit = pageSize + 1 },
-                cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+                cancellationToken)).ConfigureAwait(false)).AsList();
             var failures = rows.GroupBy(r => (r.SubmissionId, r.CreatedAt))
                 .Select(g => (g.Key.CreatedAt, Failure: new DraftCheckFailure(g.Key.SubmissionId, g.Select(r => new PliersValidationError(r.Path, r.Keyword, r.Message) { Detail = r.Detail is null ? null : JsonDocument.Parse(r.Detail).RootElement.Clone() }).ToArray())))
                 .ToList();
@@ -242,12 +264,12 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
     /// delivered on commit only); this host drops it as soon as the commit returns.
     /// </summary>
     private Task NotifyAsync(WriteScope write, string name) =>
-        write.Connection.ExecuteAsync(write.Command(_table.Notify, new { payload = _schema + "/" + name }));
+        write.Connection.ExecuteAsync(write.Command(_table.Notify, new { payload = _schema + "/" + _tenant.Key(name) }));
 
     private async Task<FormDefinition> ChangingActiveAsync(Task<FormDefinition> write)
     {
         var definition = await write.ConfigureAwait(false);
-        _cache.Forget(definition.Name);
+        _cache.Forget(_tenant.Key(definition.Name));
         return definition;
     }
 
@@ -274,7 +296,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var rows = await connection.QueryAsync<DefinitionRow>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            var rows = await connection.QueryAsync<DefinitionRow>(_tenant.Command(sql, parameters, cancellationToken)).ConfigureAwait(false);
             return rows.Select(r => r.ToDefinition(_maxDepth)).ToList();
         }
     }

@@ -5,8 +5,9 @@ namespace Pliers.Data.Internal;
 /// <summary>The resolved connection settings every Pliers component shares: the data source and the validated schema.</summary>
 internal sealed class PliersDatabase
 {
-    public PliersDatabase(NpgsqlDataSource dataSource, string schema, string? connectionString, NpgsqlDataSource? readDataSource = null, int maxDocumentDepth = 64, string? migrationConnectionString = null, bool transactionPooling = false, NpgsqlDataSource? listenDataSource = null)
+    public PliersDatabase(NpgsqlDataSource dataSource, string schema, string? connectionString, NpgsqlDataSource? readDataSource = null, int maxDocumentDepth = 64, string? migrationConnectionString = null, bool transactionPooling = false, NpgsqlDataSource? listenDataSource = null, bool multiTenant = false)
     {
+        MultiTenant = multiTenant;
         ListenDataSource = listenDataSource ?? (transactionPooling ? null : dataSource);
         PrepareStatements = !transactionPooling && new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MaxAutoPrepare > 0;
         OwnMigrationConnection = !string.IsNullOrWhiteSpace(migrationConnectionString);
@@ -15,6 +16,9 @@ internal sealed class PliersDatabase
         ReadDataSource = readDataSource ?? dataSource;
         Schema = SchemaName.EnsureValid(schema);
         QuotedSchema = SchemaName.Quote(schema);
+        CurrentTenant = QuotedSchema + ".current_tenant()";
+        DefaultTenant = TenantScope.Default(multiTenant);
+        AllTenants = TenantScope.All(QuotedSchema);
         MigrationConnectionString = OwnMigrationConnection ? migrationConnectionString!
             : string.IsNullOrWhiteSpace(connectionString) ? dataSource.ConnectionString : connectionString;
     }
@@ -30,6 +34,21 @@ internal sealed class PliersDatabase
     public int MaxDocumentDepth { get; }
 
     public string QuotedSchema { get; }
+
+    /// <summary>Whether every call must name its tenant and migrations switch row-level security on (<see cref="PliersDataOptions.MultiTenant"/>).</summary>
+    public bool MultiTenant { get; }
+
+    /// <summary>The SQL expression of the session's tenant (the library's own tenant filter in every statement).</summary>
+    public string CurrentTenant { get; }
+
+    /// <summary>The tenant of calls that name none: the default tenant, or a refusal in a multi-tenant host.</summary>
+    public TenantScope DefaultTenant { get; }
+
+    /// <summary>The reader of every tenant's events (subscriptions, the global head and lag).</summary>
+    public TenantScope AllTenants { get; }
+
+    /// <summary>A named tenant of this schema.</summary>
+    public TenantScope Tenant(string? tenantId) => TenantScope.For(QuotedSchema, tenantId);
 
     /// <summary>FluentMigrator opens connections of its own and needs a connection string.</summary>
     public string MigrationConnectionString { get; }

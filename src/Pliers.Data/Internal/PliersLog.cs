@@ -11,6 +11,9 @@ internal static partial class PliersLog
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Schema {Schema} migrated from {FromVersion} to {ToVersion}: applied {Applied} in {ElapsedMilliseconds} ms")]
     public static partial void Migrated(ILogger logger, string schema, long fromVersion, long toVersion, string applied, long elapsedMilliseconds);
 
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Schema {Schema}: row-level security switched on for {Table} (multi-tenant host)")]
+    public static partial void RowLevelSecurityEnabled(ILogger logger, string schema, string table);
+
     [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Schema {Schema} rolled back from {FromVersion} to {ToVersion}: reverted {Reverted}")]
     public static partial void RolledBack(ILogger logger, string schema, long fromVersion, long toVersion, string reverted);
 

@@ -19,7 +19,7 @@ internal static partial class PliersGrants
     private static readonly (string Table, string Privileges)[] Tables =
     [
         ("form_definitions", "select, insert, update, delete"),
-        ("form_submissions", "select, insert, update"),
+        ("form_submissions", "select, insert, update, delete"), // delete: PurgeAsync
         ("form_submission_revisions", "select, insert, delete"),
         ("events", "select, insert"),
         ("subscriptions", "select, insert, update, delete"),

@@ -66,6 +66,7 @@ internal static class PliersMigrations
         new M202612051100Subscriptions(schema),
         new M202612051200SubmissionRevisions(schema),
         new M202612051300SoftDelete(schema),
+        new M202612051400Tenants(schema),
     ];
 
     public static IReadOnlyList<long> Versions { get; } = All(PliersDataOptions.DefaultSchema).Select(m => m.Version).ToArray();

@@ -59,6 +59,7 @@ internal sealed class PliersMigrator
                     // Nothing to do, and nothing that needs more than the application role's rights: a host that
                     // migrates on start-up with a least-privilege role starts when the owner has migrated already.
                     await RecordCatalogIfMissingAsync(connection, before, cancellationToken).ConfigureAwait(false);
+                    await EnsureRowLevelSecurityAsync(connection, cancellationToken).ConfigureAwait(false);
                     return new PliersMigrationResult(Schema, MaxVersion(before), MaxVersion(before), [], stopwatch.Elapsed);
                 }
 
@@ -79,6 +80,7 @@ internal sealed class PliersMigrator
                 var after = await ReadAppliedAsync(connection, cancellationToken).ConfigureAwait(false);
                 await RecordCatalogAsync(connection, after, cancellationToken).ConfigureAwait(false);
                 await PliersGrants.RegrantAsync(connection, Schema, cancellationToken).ConfigureAwait(false);
+                await EnsureRowLevelSecurityAsync(connection, cancellationToken).ConfigureAwait(false);
                 var applied = after.Keys.Except(before.Keys).Order().ToArray();
                 if (applied.Length > 0)
                 {
@@ -88,6 +90,41 @@ internal sealed class PliersMigrator
                 return new PliersMigrationResult(Schema, MaxVersion(before), MaxVersion(after), applied, stopwatch.Elapsed);
             },
             cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A multi-tenant host (<see cref="PliersDatabase.MultiTenant"/>) switches row-level security on for the tenant
+    /// tables (the policies come with migration 202612051400). Only what is off is switched on; doing so needs the
+    /// tables' owner, so a least-privilege host finds it done by the owner's run or is told whose job it is.
+    /// </summary>
+    private async Task EnsureRowLevelSecurityAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        if (!_database.MultiTenant)
+        {
+            return;
+        }
+
+        var off = (await connection.QueryAsync<string>(new CommandDefinition(
+            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = @schema and c.relname = any(@tables) and not c.relrowsecurity order by c.relname",
+            new { schema = Schema, tables = M202612051400Tenants.Tables },
+            cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+        foreach (var table in off)
+        {
+            try
+            {
+                await using var enable = new NpgsqlCommand($"alter table {SchemaName.Quote(Schema)}.{table} enable row level security", connection);
+                await enable.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+            {
+                throw new PliersDataException(
+                    $"This host is multi-tenant (PliersDataOptions.MultiTenant) but row-level security is off for {Schema}.{table}, and role '{connection.UserName}' cannot switch it on (only the table's owner can). " +
+                    "Run the migrations once as the owner with MultiTenant set (or `pliers-data migrate --multi-tenant`), or set PliersDataOptions.MigrationConnectionString to the owner.",
+                    e);
+            }
+
+            PliersLog.RowLevelSecurityEnabled(_logger, Schema, table);
+        }
     }
 
     public async Task<PliersMigrationResult> RollbackAsync(long toVersion, CancellationToken cancellationToken)

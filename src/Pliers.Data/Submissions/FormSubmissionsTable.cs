@@ -26,6 +26,8 @@ internal sealed class FormSubmissionsTable
     {
         _definitions = definitions;
         var t = Name = database.QuotedSchema + ".form_submissions";
+        var ct = database.CurrentTenant;
+        var tn = Tenant = $"tenant_id = {ct}";
         Revisions = database.QuotedSchema + ".form_submission_revisions";
 
         // Each write below is one statement: the check, the row and its event, sent once and committed once (no
@@ -36,7 +38,7 @@ internal sealed class FormSubmissionsTable
         // makes this statement re-read the version, find it archived and insert nothing.
         Create = $"""
             with definition as (
-                select id, version from {definitions.Name} where id = @definition and status = 'active' for key share
+                select id, version from {definitions.Name} where id = @definition and status = 'active' and {tn} for key share
             ), changed as (
                 insert into {t} (id, form_definition_id, form_version, data, revision_correlation_id, revision_causation_id)
                 select @id, d.id, d.version, @data::jsonb, @correlation_id, @causation_id from definition d
@@ -54,10 +56,10 @@ internal sealed class FormSubmissionsTable
         ChangeStatus = $"""
             with changed as (
                 update {t} s set status = @status
-                where s.id = @id and s.xmin = @row_version::text::xid and s.status = any(@from) and s.deleted_at is null
+                where s.id = @id and s.xmin = @row_version::text::xid and s.status = any(@from) and s.deleted_at is null and s.tenant_id = {ct}
                 returning {Columns("s.")}
             ), event as (
-                {events.InsertOneFrom("changed", $"jsonb_build_object('from', (select status from {t} where id = @id), 'to', @status::text)", events.NextVersionOfId)}
+                {events.InsertOneFrom("changed", $"jsonb_build_object('from', (select status from {t} where id = @id and {tn}), 'to', @status::text)", events.NextVersionOfId)}
             )
             select * from changed
             """;
@@ -67,24 +69,24 @@ internal sealed class FormSubmissionsTable
             with changed as (
                 update {t} s set data = @data::jsonb, revision = s.revision + 1, revised_at = now(),
                                  revision_correlation_id = @correlation_id, revision_causation_id = @causation_id
-                where s.id = @id and s.xmin = @row_version::text::xid and s.deleted_at is null
+                where s.id = @id and s.xmin = @row_version::text::xid and s.deleted_at is null and s.tenant_id = {ct}
                 returning {Columns("s.")}
             ), history as (
-                insert into {Revisions} (submission_id, revision, data, created_at, correlation_id, causation_id)
-                select o.id, o.revision, o.data, coalesce(o.revised_at, o.created_at), o.revision_correlation_id, o.revision_causation_id
+                insert into {Revisions} (submission_id, revision, data, created_at, correlation_id, causation_id, tenant_id)
+                select o.id, o.revision, o.data, coalesce(o.revised_at, o.created_at), o.revision_correlation_id, o.revision_causation_id, o.tenant_id
                 from {t} o join changed c on c.id = o.id
             ), event as (
                 {events.InsertOneFrom("changed", "jsonb_build_object('formDefinitionId', changed.formdefinitionid, 'formVersion', changed.formversion, 'revision', changed.revision)", events.NextVersionOfId)}
             )
             select * from changed
             """;
-        State = $"select status as Status, xmin as RowVersion, deleted_at is not null as Deleted from {t} where id = @id";
+        State = $"select status as Status, xmin as RowVersion, deleted_at is not null as Deleted from {t} where id = @id and {tn}";
 
         // Soft delete and restore: one statement each, the row and its event; nothing back means refused (State says why).
         SetDeleted = $"""
             with changed as (
                 update {t} s set deleted_at = case when @deleted then now() end
-                where s.id = @id and (s.deleted_at is null) = @deleted
+                where s.id = @id and (s.deleted_at is null) = @deleted and s.tenant_id = {ct}
                 returning {Columns("s.")}
             ), event as (
                 {events.InsertOneFrom("changed", "'{}'::jsonb", events.NextVersionOfId)}
@@ -96,14 +98,14 @@ internal sealed class FormSubmissionsTable
         // data-free event. Rows are locked first so a concurrent restore either wins or waits and finds them gone.
         Purge = $"""
             with doomed as (
-                select id from {t} where deleted_at is not null and deleted_at < @before
+                select id from {t} where deleted_at is not null and deleted_at < @before and {tn}
                 order by deleted_at, id limit @batch for update skip locked
             ), purged as (
                 delete from {t} s using doomed d where s.id = d.id and s.deleted_at is not null returning s.id
             ), event as (
                 insert into {events.Name} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id)
                 select gen_random_uuid(), p.id, @aggregate_type, @event_type, jsonb_build_object('purgedAt', now()),
-                       coalesce((select event_version from {events.Name} e where e.aggregate_id = p.id order by event_version desc limit 1), 0) + 1,
+                       coalesce((select event_version from {events.Name} e where e.aggregate_id = p.id and e.tenant_id = {ct} order by event_version desc limit 1), 0) + 1,
                        @correlation_id, @causation_id
                 from purged p
             )
@@ -113,20 +115,22 @@ internal sealed class FormSubmissionsTable
         // Every revision of a submission: the replaced ones from the history, the current one from the row.
         const string RevisionColumns = "revision as Revision, data as Data, created_at as CreatedAt, correlation_id as CorrelationId, causation_id as CausationId";
         RevisionsOf = $"""
-            select {RevisionColumns} from {Revisions} where submission_id = @id and (@revision::int is null or revision = @revision)
-              and exists (select from {t} where id = @id and deleted_at is null)
+            select {RevisionColumns} from {Revisions} where submission_id = @id and (@revision::int is null or revision = @revision) and {tn}
+              and exists (select from {t} where id = @id and deleted_at is null and {tn})
             union all
             select revision, data, coalesce(revised_at, created_at), revision_correlation_id, revision_causation_id from {t}
-            where id = @id and (@revision::int is null or revision = @revision) and deleted_at is null
+            where id = @id and (@revision::int is null or revision = @revision) and deleted_at is null and {tn}
             order by 1
             """;
-        ById = $"select {Select} from {t} where id = @id and deleted_at is null";
-        DefinitionOf = $"select form_definition_id from {t} where id = @id";
-        CopyIn = $"copy {t} ({CopyColumns}) from stdin (format binary)";
+        ById = $"select {Select} from {t} where id = @id and deleted_at is null and {tn}";
+        DefinitionOf = $"select form_definition_id from {t} where id = @id and {tn}";
     }
 
     /// <summary>Gets the quoted, schema-qualified table name.</summary>
     public string Name { get; }
+
+    /// <summary>The library's tenant condition on this table (<c>tenant_id = current_tenant()</c>).</summary>
+    public string Tenant { get; }
 
     /// <summary>Checks that the named version is active, inserts the submission and its created event.</summary>
     public string Create { get; }
@@ -157,7 +161,8 @@ internal sealed class FormSubmissionsTable
     /// <summary>The definition version a submission belongs to.</summary>
     public string DefinitionOf { get; }
 
-    public string CopyIn { get; }
+    /// <summary>The columns bulk import writes by binary COPY, in order.</summary>
+    public static string CopyIn => CopyColumns;
 
     private static string Columns(string alias) =>
         $"{alias}id as Id, {alias}form_definition_id as FormDefinitionId, {alias}form_version as FormVersion, {alias}status as Status, {alias}data as Data, " +
@@ -190,7 +195,7 @@ internal sealed class FormSubmissionsTable
     /// </summary>
     private (string Where, DynamicParameters Parameters) Filter(SubmissionQuery query, bool withCursor)
     {
-        var where = new List<string>();
+        var where = new List<string> { Tenant };
         var parameters = new DynamicParameters();
         if (!query.IncludeDeleted)
         {
@@ -270,7 +275,7 @@ internal sealed class FormSubmissionsTable
             where.Add("(created_at, id) < (@after_created, @after_id)");
         }
 
-        return (where.Count == 0 ? "true" : string.Join(" and ", where), parameters);
+        return (string.Join(" and ", where), parameters);
     }
 
     internal static string Status(SubmissionStatus status) => status.ToString().ToLowerInvariant();

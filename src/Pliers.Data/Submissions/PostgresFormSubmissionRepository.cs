@@ -29,9 +29,13 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     private readonly FormDefinitionsTable _definitions;
     private readonly FormSubmissionsTable _table;
     private readonly ActiveDefinitionCache _cache;
+    private readonly PliersDatabase _database;
+    private readonly TenantScope _tenant;
 
     public PostgresFormSubmissionRepository(PliersDatabase database, PostgresEventStore events, SchemaValidator validator, PliersDataOptions options, ActiveDefinitionCache cache)
     {
+        _database = database;
+        _tenant = database.DefaultTenant;
         _read = database.ReadDataSource;
         _primary = database.DataSource;
         _writer = new PliersWriter(database, events);
@@ -41,6 +45,25 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         _definitions = new FormDefinitionsTable(database);
         _table = new FormSubmissionsTable(database, _definitions, events.Table);
     }
+
+    /// <summary>A view of <paramref name="root"/> in another tenant, sharing everything else.</summary>
+    private PostgresFormSubmissionRepository(PostgresFormSubmissionRepository root, TenantScope tenant)
+    {
+        _database = root._database;
+        _read = root._read;
+        _primary = root._primary;
+        _validator = root._validator;
+        _options = root._options;
+        _cache = root._cache;
+        _definitions = root._definitions;
+        _table = root._table;
+        _writer = root._writer.For(tenant);
+        _tenant = tenant;
+    }
+
+    public string TenantId => _tenant.Id;
+
+    public IFormSubmissionRepository ForTenant(string tenantId) => new PostgresFormSubmissionRepository(this, _database.Tenant(tenantId));
 
     private int MaxDepth => _options.MaxDocumentDepth;
 
@@ -72,7 +95,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                 return row.ToSubmission(MaxDepth);
             }
 
-            _cache.Forget(definition.Name);
+            _cache.Forget(_tenant.Key(definition.Name));
             if (attempt == 10)
             {
                 throw new PliersConflictException($"Form '{definition.Name}' changed its active version ten times during one submission; try again.", "form_submissions_active_version");
@@ -278,7 +301,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         var connection = await _primary.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var rows = await connection.QueryAsync<RevisionRow>(new CommandDefinition(_table.RevisionsOf, new { id, revision }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            var rows = await connection.QueryAsync<RevisionRow>(_tenant.Command(_table.RevisionsOf, new { id, revision }, cancellationToken)).ConfigureAwait(false);
             return rows.Select(r => r.ToRevision(id, MaxDepth)).ToArray();
         }
     }
@@ -293,7 +316,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
             var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
-                var versions = (await connection.QueryAsync<DefinitionRow>(new CommandDefinition(_definitions.VersionsOfName, new { name }, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+                var versions = (await connection.QueryAsync<DefinitionRow>(_tenant.Command(_definitions.VersionsOfName, new { name }, cancellationToken)).ConfigureAwait(false)).AsList();
                 if (versions.Count == 0)
                 {
                     throw new PliersNotFoundException($"No form is named '{name}'.");
@@ -312,7 +335,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var row = await connection.QuerySingleOrDefaultAsync<SubmissionRow>(new CommandDefinition(_table.ById, new { id }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            var row = await connection.QuerySingleOrDefaultAsync<SubmissionRow>(_tenant.Command(_table.ById, new { id }, cancellationToken)).ConfigureAwait(false);
             return row?.ToSubmission(MaxDepth);
         }
     }
@@ -332,7 +355,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var rows = (await connection.QueryAsync<SubmissionRow>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+            var rows = (await connection.QueryAsync<SubmissionRow>(_tenant.Command(sql, parameters, cancellationToken)).ConfigureAwait(false)).AsList();
             var items = rows.Take(query.PageSize).Select(r => r.ToSubmission(MaxDepth)).ToArray();
             return new Page<FormSubmission>(items, rows.Count > query.PageSize ? Cursor(items[^1].CreatedAt.UtcTicks, items[^1].Id) : null);
         }
@@ -348,7 +371,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            return await connection.ExecuteScalarAsync<long>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return await connection.ExecuteScalarAsync<long>(_tenant.Command(sql, parameters, cancellationToken)).ConfigureAwait(false);
         }
     }
 
@@ -361,7 +384,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
 
     private async IAsyncEnumerable<FormSubmission> StreamCoreAsync(string sql, DynamicParameters parameters, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await foreach (var row in StreamAsync<SubmissionRow>(_read, sql, parameters, cancellationToken).ConfigureAwait(false))
+        await foreach (var row in StreamAsync<SubmissionRow>(_read, _tenant, sql, parameters, cancellationToken).ConfigureAwait(false))
         {
             yield return row.ToSubmission(MaxDepth);
         }
@@ -381,7 +404,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                 return count;
             }
 
-            _cache.Forget(definition.Name);
+            _cache.Forget(_tenant.Key(definition.Name));
             if (attempt == 10)
             {
                 throw new PliersConflictException($"Form '{definition.Name}' changed its active version ten times during one import; try again.", "form_submissions_active_version");
@@ -425,21 +448,24 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                 var ids = items.Select(_ => Guid.CreateVersion7()).ToArray();
                 try
                 {
-                    var writer = await write.Connection.BeginBinaryImportAsync(_table.CopyIn, cancellationToken).ConfigureAwait(false);
-                    await using (writer.ConfigureAwait(false))
-                    {
-                        for (var i = 0; i < items.Length; i++)
+                    await Db.CopyAsync(
+                        write.Connection,
+                        write.Transaction,
+                        _table.Name,
+                        FormSubmissionsTable.CopyIn,
+                        async writer =>
                         {
-                            await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                            await writer.WriteAsync(ids[i], NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                            await writer.WriteAsync(definition.Id, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                            await writer.WriteAsync(definition.Version, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                            await writer.WriteAsync(texts[i], NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
-                            await writer.WriteAsync("submitted", NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                        }
-
-                        await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
-                    }
+                            for (var i = 0; i < items.Length; i++)
+                            {
+                                await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                                await writer.WriteAsync(ids[i], NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                                await writer.WriteAsync(definition.Id, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                                await writer.WriteAsync(definition.Version, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                                await writer.WriteAsync(texts[i], NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                                await writer.WriteAsync("submitted", NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                            }
+                        },
+                        cancellationToken).ConfigureAwait(false);
                 }
                 catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.CheckViolation && e.ConstraintName == PostgresErrors.SubmissionSchemaConstraint)
                 {
@@ -507,7 +533,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     /// </summary>
     private async Task<ActiveDefinition> ActiveDefinitionAsync(DefinitionKey key, bool fromCache, CancellationToken cancellationToken)
     {
-        if (fromCache && (key.Id is { } cachedId ? _cache.ById(cachedId) : _cache.ByName(key.Name!)) is { } cached)
+        if (fromCache && (key.Id is { } cachedId ? _cache.ById(cachedId, _tenant.Id) : _cache.ByName(_tenant.Key(key.Name!))) is { } cached)
         {
             return cached;
         }
@@ -517,8 +543,8 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         await using (connection.ConfigureAwait(false))
         {
             var row = key.Id is { } id
-                ? await connection.QuerySingleOrDefaultAsync<SubmissionSchemaRow>(new CommandDefinition(_definitions.SchemaForSubmissionById, new { key = id }, cancellationToken: cancellationToken)).ConfigureAwait(false)
-                : await connection.QuerySingleOrDefaultAsync<SubmissionSchemaRow>(new CommandDefinition(_definitions.SchemaForSubmissionByName, new { key = key.Name }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                ? await connection.QuerySingleOrDefaultAsync<SubmissionSchemaRow>(_tenant.Command(_definitions.SchemaForSubmissionById, new { key = id }, cancellationToken)).ConfigureAwait(false)
+                : await connection.QuerySingleOrDefaultAsync<SubmissionSchemaRow>(_tenant.Command(_definitions.SchemaForSubmissionByName, new { key = key.Name }, cancellationToken)).ConfigureAwait(false);
             var what = key.Name ?? key.Id.ToString();
             if (row is null)
             {
@@ -530,8 +556,8 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                 throw new PliersConflictException($"Form definition {what} is {row.Status}; submissions go to the active version only.", "form_submissions_active_version");
             }
 
-            var definition = new ActiveDefinition(row.Id, row.Version, row.Name, JsonDepth.Parse(row.Schema, MaxDepth));
-            _cache.Add(definition, generation);
+            var definition = new ActiveDefinition(row.Id, row.Version, row.Name, JsonDepth.Parse(row.Schema, MaxDepth), _tenant.Id);
+            _cache.Add(definition, _tenant.Key(definition.Name), generation);
             return definition;
         }
     }
@@ -539,13 +565,13 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     /// <summary>The version an existing submission belongs to (active or archived, so immutable and cached by id).</summary>
     private async Task<ActiveDefinition> PublishedDefinitionAsync(NpgsqlConnection connection, Guid id, CancellationToken cancellationToken)
     {
-        if (_cache.ById(id) is { } cached)
+        if (_cache.ById(id, _tenant.Id) is { } cached)
         {
             return cached;
         }
 
-        var row = await connection.QuerySingleAsync<SubmissionSchemaRow>(new CommandDefinition(_definitions.SchemaForSubmissionById, new { key = id }, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        var definition = new ActiveDefinition(row.Id, row.Version, row.Name, JsonDepth.Parse(row.Schema, MaxDepth));
+        var row = await connection.QuerySingleAsync<SubmissionSchemaRow>(_tenant.Command(_definitions.SchemaForSubmissionById, new { key = id }, cancellationToken)).ConfigureAwait(false);
+        var definition = new ActiveDefinition(row.Id, row.Version, row.Name, JsonDepth.Parse(row.Schema, MaxDepth), _tenant.Id);
         if (row.Status != "draft")
         {
             _cache.AddById(definition);
@@ -560,7 +586,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         var connection = await _primary.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var definitionId = await connection.QuerySingleOrDefaultAsync<Guid?>(new CommandDefinition(_table.DefinitionOf, new { id }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            var definitionId = await connection.QuerySingleOrDefaultAsync<Guid?>(_tenant.Command(_table.DefinitionOf, new { id }, cancellationToken)).ConfigureAwait(false);
             if (definitionId is { } found)
             {
                 var definition = await PublishedDefinitionAsync(connection, found, cancellationToken).ConfigureAwait(false);

@@ -136,6 +136,20 @@ public sealed record SubmissionQuery
 /// <summary>Form submissions: validated create and update, status workflow, queries and bulk import.</summary>
 public interface IFormSubmissionRepository
 {
+    /// <summary>Gets the tenant this repository works in: the empty string for the default tenant.</summary>
+    string TenantId { get; }
+
+    /// <summary>
+    /// Returns this repository for one tenant: every call of the returned instance reads and writes only that tenant's
+    /// rows (the library filters on it, new rows carry it, and with <see cref="PliersDataOptions.MultiTenant"/>
+    /// row-level security enforces it for the application role). Cheap: it shares everything with this instance;
+    /// take one per call or per request (docs/tenants.md).
+    /// </summary>
+    /// <param name="tenantId">The tenant: 1 to 100 characters, no leading or trailing white space, no control characters, not <c>*</c>.</param>
+    /// <returns>The repository of that tenant.</returns>
+    /// <exception cref="ArgumentException"><paramref name="tenantId"/> is not a valid tenant id.</exception>
+    IFormSubmissionRepository ForTenant(string tenantId);
+
     /// <summary>Creates a submission for the active version of a form, validated against its schema, and appends <c>form.submission.created</c>.</summary>
     /// <param name="formName">The form name.</param>
     /// <param name="data">The data: a JSON object.</param>

@@ -20,7 +20,7 @@ internal sealed class PostgresSubscriptionStore(PliersDatabase database, IEventS
         var connection = await database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var rows = await connection.QueryAsync<ListRow>(new CommandDefinition(_table.List, new { name }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            var rows = await connection.QueryAsync<ListRow>(database.AllTenants.Command(_table.List, new { name }, cancellationToken)).ConfigureAwait(false);
             return rows.GroupBy(r => r.Name).Select(g =>
             {
                 var first = g.First();

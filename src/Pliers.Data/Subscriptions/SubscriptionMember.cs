@@ -303,7 +303,7 @@ internal sealed class SubscriptionMember
         var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            rows = (await connection.QueryAsync<SubscriptionEventRow>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+            rows = (await connection.QueryAsync<SubscriptionEventRow>(_database.AllTenants.Command(sql, parameters, cancellationToken)).ConfigureAwait(false)).AsList();
         }
 
         var whole = true; // every row handled (no stop, no lease end, no heartbeat in between)
@@ -566,7 +566,7 @@ internal sealed class SubscriptionMember
         var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            rows = (await connection.QueryAsync<ReplayRow>(new CommandDefinition(_table.ReadReplays, new { name = _name, owned = _owned.Keys.ToArray() }, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+            rows = (await connection.QueryAsync<ReplayRow>(_database.AllTenants.Command(_table.ReadReplays, new { name = _name, owned = _owned.Keys.ToArray() }, cancellationToken)).ConfigureAwait(false)).AsList();
         }
 
         _replays = rows.Count == 100;

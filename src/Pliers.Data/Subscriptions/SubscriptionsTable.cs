@@ -16,7 +16,7 @@ internal sealed class SubscriptionsTable
     private const string EventColumns =
         "e.id as Id, e.aggregate_id as AggregateId, e.aggregate_type as AggregateType, e.event_type as EventType, e.event_version as EventVersion, " +
         "e.event_data as Data, e.metadata as Metadata, e.correlation_id as CorrelationId, e.causation_id as CausationId, e.created_at as CreatedAt, " +
-        "e.position as Position, e.transaction_id as TransactionId";
+        "e.position as Position, e.transaction_id as TransactionId, e.tenant_id as TenantId";
 
     private readonly string _events;
 
@@ -200,12 +200,13 @@ internal sealed record SubscriptionEventRow(
     DateTime CreatedAt,
     long Position,
     ulong TransactionId,
+    string TenantId,
     int Partition)
 {
     public GlobalPosition GlobalPosition => new(TransactionId, Position);
 
     public StoredEvent ToEvent(int maxDepth) =>
-        new EventRow(Id, AggregateId, AggregateType, EventType, EventVersion, Data, Metadata, CorrelationId, CausationId, CreatedAt, Position, TransactionId).ToEvent(maxDepth);
+        new EventRow(Id, AggregateId, AggregateType, EventType, EventVersion, Data, Metadata, CorrelationId, CausationId, CreatedAt, Position, TransactionId, TenantId).ToEvent(maxDepth);
 }
 
 /// <summary>A parked event to replay, with its entry id and partition.</summary>
@@ -223,10 +224,11 @@ internal sealed record ReplayRow(
     Guid? CausationId,
     DateTime CreatedAt,
     long Position,
-    ulong TransactionId)
+    ulong TransactionId,
+    string TenantId)
 {
     public StoredEvent ToEvent(int maxDepth) =>
-        new EventRow(Id, AggregateId, AggregateType, EventType, EventVersion, Data, Metadata, CorrelationId, CausationId, CreatedAt, Position, TransactionId).ToEvent(maxDepth);
+        new EventRow(Id, AggregateId, AggregateType, EventType, EventVersion, Data, Metadata, CorrelationId, CausationId, CreatedAt, Position, TransactionId, TenantId).ToEvent(maxDepth);
 }
 
 /// <summary>The heartbeat's summary row.</summary>
