@@ -29,10 +29,10 @@ public sealed class FormStatsProjection(IOptions<PliersDataOptions> options) : I
         var schema = options.Value.Schema;
         await context.Connection!.ExecuteAsync(new CommandDefinition(
             $"""
-            insert into {Table(schema)} (form, submissions, last_submission_at) values (@form, 1, @at)
-            on conflict (form) do update set submissions = {Table(schema)}.submissions + 1, last_submission_at = excluded.last_submission_at
+            insert into {Table(schema)} (tenant, form, submissions, last_submission_at) values (@tenant, @form, 1, @at)
+            on conflict (tenant, form) do update set submissions = {Table(schema)}.submissions + 1, last_submission_at = excluded.last_submission_at
             """,
-            new { form = created.Form, at = @event.CreatedAt },
+            new { tenant = @event.TenantId, form = created.Form, at = @event.CreatedAt },
             context.Transaction,
             cancellationToken: cancellationToken));
     }
@@ -46,7 +46,7 @@ internal sealed class FormStatsTable(NpgsqlDataSource dataSource, IOptions<Plier
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition($"create schema if not exists \"{options.Value.Schema}_sample\"", cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition(
-            $"create table if not exists {FormStatsProjection.Table(options.Value.Schema)} (form text primary key, submissions bigint not null, last_submission_at timestamptz not null)",
+            $"create table if not exists {FormStatsProjection.Table(options.Value.Schema)} (tenant text not null, form text not null, submissions bigint not null, last_submission_at timestamptz not null, primary key (tenant, form))",
             cancellationToken: cancellationToken));
     }
 

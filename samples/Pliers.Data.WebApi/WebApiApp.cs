@@ -78,39 +78,39 @@ public static class WebApiApp
                 await result.ExecuteAsync(context);
             }
         });
-        app.MapPost("/forms", async (CreateForm body, IFormDefinitionRepository forms, CancellationToken ct) =>
+        app.MapPost("/forms", async (CreateForm body, RequestTenant tenant, CancellationToken ct) =>
         {
-            var created = await forms.CreateAsync(body.Name, body.Definition, ct);
+            var created = await tenant.Forms.CreateAsync(body.Name, body.Definition, ct);
             return Results.Created($"/forms/{created.Id}", created);
         });
-        app.MapPost("/forms/{id:guid}/publish", async (Guid id, IFormDefinitionRepository forms, CancellationToken ct) =>
-            Results.Ok(await forms.PublishAsync(id, ct)));
-        app.MapGet("/forms/{name}/active", async (string name, IFormDefinitionRepository forms, CancellationToken ct) =>
-            await forms.GetActiveAsync(name, ct) is { } form ? Results.Ok(form) : Results.NotFound());
-        app.MapPost("/forms/{name}/submissions", async (string name, JsonElement data, IFormSubmissionRepository submissions, CancellationToken ct) =>
+        app.MapPost("/forms/{id:guid}/publish", async (Guid id, RequestTenant tenant, CancellationToken ct) =>
+            Results.Ok(await tenant.Forms.PublishAsync(id, ct)));
+        app.MapGet("/forms/{name}/active", async (string name, RequestTenant tenant, CancellationToken ct) =>
+            await tenant.Forms.GetActiveAsync(name, ct) is { } form ? Results.Ok(form) : Results.NotFound());
+        app.MapPost("/forms/{name}/submissions", async (string name, JsonElement data, RequestTenant tenant, CancellationToken ct) =>
         {
-            var created = await submissions.CreateAsync(name, data, ct);
+            var created = await tenant.Submissions.CreateAsync(name, data, ct);
             return Results.Created($"/submissions/{created.Id}", created);
         });
-        app.MapGet("/submissions/{id:guid}", async (Guid id, IFormSubmissionRepository submissions, CancellationToken ct) =>
-            await submissions.GetByIdAsync(id, ct) is { } found ? Results.Ok(found) : Results.NotFound());
-        app.MapGet("/submissions", async (string? form, SubmissionStatus? status, string? cursor, int? pageSize, IFormSubmissionRepository submissions, CancellationToken ct) =>
-            Results.Ok(await submissions.QueryAsync(new SubmissionQuery { FormName = form, Status = status, Cursor = cursor, PageSize = pageSize ?? 50 }, ct)));
-        app.MapPost("/submissions/{id:guid}/status", async (Guid id, ChangeStatus body, IFormSubmissionRepository submissions, CancellationToken ct) =>
-            Results.Ok(await submissions.ChangeStatusAsync(id, body.RowVersion, body.Status, ct)));
-        app.MapPut("/submissions/{id:guid}", async (Guid id, ChangeData body, IFormSubmissionRepository submissions, CancellationToken ct) =>
-            Results.Ok(await submissions.UpdateDataAsync(id, body.RowVersion, body.Data, ct)));
-        app.MapDelete("/submissions/{id:guid}", async (Guid id, IFormSubmissionRepository submissions, CancellationToken ct) =>
-            Results.Ok(await submissions.DeleteAsync(id, ct)));
-        app.MapPost("/submissions/{id:guid}/restore", async (Guid id, IFormSubmissionRepository submissions, CancellationToken ct) =>
-            Results.Ok(await submissions.RestoreAsync(id, ct)));
-        app.MapGet("/submissions/{id:guid}/revisions", async (Guid id, IFormSubmissionRepository submissions, CancellationToken ct) =>
-            Results.Ok(await submissions.ListRevisionsAsync(id, ct)));
-        app.MapGet("/submissions/{id:guid}/revisions/{revision:int}", async (Guid id, int revision, IFormSubmissionRepository submissions, CancellationToken ct) =>
-            await submissions.GetRevisionAsync(id, revision, ct) is { } found ? Results.Ok(found) : Results.NotFound());
-        app.MapGet("/submissions/{id:guid}/diff", async (Guid id, int from, int to, IFormSubmissionRepository submissions, CancellationToken ct) =>
-            Results.Json(await submissions.DiffRevisionsAsync(id, from, to, ct), contentType: "application/json-patch+json"));
-        app.MapGet("/forms/{name}/export", async (string name, string? format, HttpContext http, IFormSubmissionRepository submissions, CancellationToken ct) =>
+        app.MapGet("/submissions/{id:guid}", async (Guid id, RequestTenant tenant, CancellationToken ct) =>
+            await tenant.Submissions.GetByIdAsync(id, ct) is { } found ? Results.Ok(found) : Results.NotFound());
+        app.MapGet("/submissions", async (string? form, SubmissionStatus? status, string? cursor, int? pageSize, RequestTenant tenant, CancellationToken ct) =>
+            Results.Ok(await tenant.Submissions.QueryAsync(new SubmissionQuery { FormName = form, Status = status, Cursor = cursor, PageSize = pageSize ?? 50 }, ct)));
+        app.MapPost("/submissions/{id:guid}/status", async (Guid id, ChangeStatus body, RequestTenant tenant, CancellationToken ct) =>
+            Results.Ok(await tenant.Submissions.ChangeStatusAsync(id, body.RowVersion, body.Status, ct)));
+        app.MapPut("/submissions/{id:guid}", async (Guid id, ChangeData body, RequestTenant tenant, CancellationToken ct) =>
+            Results.Ok(await tenant.Submissions.UpdateDataAsync(id, body.RowVersion, body.Data, ct)));
+        app.MapDelete("/submissions/{id:guid}", async (Guid id, RequestTenant tenant, CancellationToken ct) =>
+            Results.Ok(await tenant.Submissions.DeleteAsync(id, ct)));
+        app.MapPost("/submissions/{id:guid}/restore", async (Guid id, RequestTenant tenant, CancellationToken ct) =>
+            Results.Ok(await tenant.Submissions.RestoreAsync(id, ct)));
+        app.MapGet("/submissions/{id:guid}/revisions", async (Guid id, RequestTenant tenant, CancellationToken ct) =>
+            Results.Ok(await tenant.Submissions.ListRevisionsAsync(id, ct)));
+        app.MapGet("/submissions/{id:guid}/revisions/{revision:int}", async (Guid id, int revision, RequestTenant tenant, CancellationToken ct) =>
+            await tenant.Submissions.GetRevisionAsync(id, revision, ct) is { } found ? Results.Ok(found) : Results.NotFound());
+        app.MapGet("/submissions/{id:guid}/diff", async (Guid id, int from, int to, RequestTenant tenant, CancellationToken ct) =>
+            Results.Json(await tenant.Submissions.DiffRevisionsAsync(id, from, to, ct), contentType: "application/json-patch+json"));
+        app.MapGet("/forms/{name}/export", async (string name, string? format, HttpContext http, RequestTenant tenant, CancellationToken ct) =>
         {
             var csv = format is null or "csv";
             if (!csv && format != "ndjson")
@@ -118,23 +118,54 @@ public static class WebApiApp
                 return Results.Problem("format is csv or ndjson.", statusCode: StatusCodes.Status400BadRequest);
             }
 
-            // Streamed straight into the response: constant memory whatever the number of submissions.
+            // Streamed straight into the response: constant memory whatever the number of tenant.Submissions.
             return Results.Stream(
-                body => submissions.ExportAsync(name, csv ? SubmissionExportFormat.Csv : SubmissionExportFormat.Ndjson, body, null, null, ct),
+                body => tenant.Submissions.ExportAsync(name, csv ? SubmissionExportFormat.Csv : SubmissionExportFormat.Ndjson, body, null, null, ct),
                 csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
                 fileDownloadName: $"{name}.{(csv ? "csv" : "ndjson")}");
         });
-        app.MapGet("/events/{aggregateId:guid}", (Guid aggregateId, IEventStore events, CancellationToken ct) =>
-            Results.Ok(events.ReadStreamAsync(aggregateId, 1, ct)));
-        app.MapGet("/stats/forms", async (NpgsqlDataSource dataSource, Microsoft.Extensions.Options.IOptions<PliersDataOptions> options, CancellationToken ct) =>
+        app.MapGet("/events/{aggregateId:guid}", (Guid aggregateId, RequestTenant tenant, CancellationToken ct) =>
+            Results.Ok(tenant.Events.ReadStreamAsync(aggregateId, 1, ct)));
+        app.MapGet("/stats/forms", async (RequestTenant tenant, NpgsqlDataSource dataSource, Microsoft.Extensions.Options.IOptions<PliersDataOptions> options, CancellationToken ct) =>
         {
             await using var connection = await dataSource.OpenConnectionAsync(ct);
             return Results.Ok(await connection.QueryAsync(new CommandDefinition(
-                $"select form, submissions, last_submission_at as \"lastSubmissionAt\" from {FormStatsProjection.Table(options.Value.Schema)} order by form",
+                $"select form, submissions, last_submission_at as \"lastSubmissionAt\" from {FormStatsProjection.Table(options.Value.Schema)} where tenant = @tenant order by form",
+                new { tenant = tenant.Submissions.TenantId },
                 cancellationToken: ct)));
         });
         app.MapGet("/subscriptions", async (ISubscriptionStore subscriptions, CancellationToken ct) => Results.Ok(await subscriptions.ListAsync(ct)));
         app.MapHealthChecks("/health");
         return app;
+    }
+}
+
+/// <summary>
+/// The repositories of the request's tenant, bound per request: the <c>X-Tenant</c> header names the tenant; without
+/// it the request works in the default tenant (a single-tenant deployment sends nothing). A host that authenticates
+/// its users takes the tenant from a claim instead of a header; the pattern stays the same: one <c>ForTenant</c> per
+/// request, never a tenant kept in a singleton.
+/// </summary>
+/// <param name="Forms">The tenant's form definitions.</param>
+/// <param name="Submissions">The tenant's submissions.</param>
+/// <param name="Events">The tenant's events.</param>
+public sealed record RequestTenant(IFormDefinitionRepository Forms, IFormSubmissionRepository Submissions, IEventStore Events)
+{
+    /// <summary>The header that names the tenant.</summary>
+    public const string Header = "X-Tenant";
+
+    /// <summary>Binds the parameter from the request (minimal APIs call this); an invalid tenant id is a 400.</summary>
+    /// <param name="http">The request.</param>
+    /// <returns>The tenant's repositories.</returns>
+    public static ValueTask<RequestTenant?> BindAsync(HttpContext http)
+    {
+        var services = http.RequestServices;
+        var forms = services.GetRequiredService<IFormDefinitionRepository>();
+        var submissions = services.GetRequiredService<IFormSubmissionRepository>();
+        var events = services.GetRequiredService<IEventStore>();
+        var tenant = http.Request.Headers[Header].ToString();
+        return ValueTask.FromResult<RequestTenant?>(string.IsNullOrEmpty(tenant)
+            ? new RequestTenant(forms, submissions, events)
+            : new RequestTenant(forms.ForTenant(tenant), submissions.ForTenant(tenant), events.ForTenant(tenant)));
     }
 }

@@ -27,6 +27,7 @@ internal static class CliApp
                                   fill a schema with deterministic, realistic data (binary COPY); --versions N
                                   gives the first forms N archived earlier versions, ten per form; a schema that
                                   holds data already gets more (the numbering continues)
+          migrate --multi-tenant  also switch row-level security on for the tenant tables (PliersDataOptions.MultiTenant)
           check-draft --form <name>
                                   list the stored submissions of the active version that the newest draft's schema
                                   would refuse, with their errors; exit 1 when there are any
@@ -46,6 +47,7 @@ internal static class CliApp
         options:
           --connection <string>   PostgreSQL connection string (default: $PLIERS_CONNECTION)
           --schema <name>         schema holding the Pliers objects (default: pliers)
+          --tenant <id>           the tenant export and check-draft work in (default: the default tenant)
           -h, --help              show this help
         """;
 
@@ -83,8 +85,9 @@ internal static class CliApp
             args = [command, .. args.Skip(named ? 3 : 2)];
         }
 
-        string? connection = null, schema = null, to = null, role = null, id = null, form = null, format = null, outFile = null;
+        string? connection = null, schema = null, to = null, role = null, id = null, form = null, format = null, outFile = null, tenant = null;
         var force = false;
+        var multiTenant = false;
         var counts = new Dictionary<string, int> { ["--forms"] = 100, ["--submissions"] = 10_000, ["--events"] = 10_000, ["--seed"] = 20261125, ["--versions"] = 0 };
         for (var i = 1; i < args.Length; i++)
         {
@@ -101,10 +104,16 @@ internal static class CliApp
                 continue;
             }
 
+            if (name == "--multi-tenant" && command == "migrate")
+            {
+                multiTenant = true;
+                continue;
+            }
+
             var isCount = counts.ContainsKey(name) && command == "seed";
-            if ((name is not ("--connection" or "--schema" or "--to" or "--role" or "--id" or "--form" or "--format" or "--out") && !isCount)
+            if ((name is not ("--connection" or "--schema" or "--to" or "--role" or "--id" or "--form" or "--format" or "--out" or "--tenant") && !isCount)
                 || (name is "--format" or "--out" && command != "export")
-                || (name == "--form" && command is not ("export" or "check-draft"))
+                || (name is "--form" or "--tenant" && command is not ("export" or "check-draft"))
                 || (name == "--to" && command != "rollback" && verb != "reset")
                 || (name == "--role" && command != "grant")
                 || (name == "--id" && verb != "replay"))
@@ -138,6 +147,7 @@ internal static class CliApp
                 case "--form": form = value; break;
                 case "--format": format = value; break;
                 case "--out": outFile = value; break;
+                case "--tenant": tenant = value; break;
                 default: to = value; break;
             }
         }
@@ -218,6 +228,7 @@ internal static class CliApp
             {
                 o.ConnectionString = connection;
                 o.Schema = schema ?? PliersDataOptions.DefaultSchema;
+                o.MultiTenant = multiTenant;
             })
             .BuildServiceProvider();
         await using (services.ConfigureAwait(false))
@@ -239,8 +250,8 @@ internal static class CliApp
                     "rollback" => await RollbackAsync(services, toVersion, force, output, error, cancellationToken).ConfigureAwait(false),
                     "status" => await StatusAsync(services, output, cancellationToken).ConfigureAwait(false),
                     "grant" => await GrantAsync(services, role!, output, cancellationToken).ConfigureAwait(false),
-                    "check-draft" => await CheckDraftAsync(services.GetRequiredService<Pliers.Data.Forms.IFormDefinitionRepository>(), form!, output, cancellationToken).ConfigureAwait(false),
-                    "export" => await ExportAsync(services, form!, exportFormat, outFile, output, error, cancellationToken).ConfigureAwait(false),
+                    "check-draft" => await CheckDraftAsync(InTenant(services.GetRequiredService<Pliers.Data.Forms.IFormDefinitionRepository>(), tenant, (r, t) => r.ForTenant(t)), form!, output, cancellationToken).ConfigureAwait(false),
+                    "export" => await ExportAsync(InTenant(services.GetRequiredService<Pliers.Data.Submissions.IFormSubmissionRepository>(), tenant, (r, t) => r.ForTenant(t)), form!, exportFormat, outFile, output, error, cancellationToken).ConfigureAwait(false),
                     "subscriptions" => await SubscriptionsAsync(services.GetRequiredService<Pliers.Data.Subscriptions.ISubscriptionStore>(), verb!, subscription, parkedId, start, output, cancellationToken).ConfigureAwait(false),
                     "seed" => await SeedAsync(services, new Pliers.Data.Seeding.SeedPlan(counts["--forms"], counts["--submissions"], counts["--events"], counts["--seed"], counts["--versions"]), output, cancellationToken).ConfigureAwait(false),
                     _ => await VerifyAsync(services, output, error, cancellationToken).ConfigureAwait(false),
@@ -405,9 +416,11 @@ internal static class CliApp
         return failing == 0 ? Success : Failure;
     }
 
-    private static async Task<int> ExportAsync(IServiceProvider services, string form, Pliers.Data.Submissions.SubmissionExportFormat format, string? file, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    /// <summary>The repository in <paramref name="tenant"/> when one was named (a bad id is a usage error: ArgumentException).</summary>
+    private static T InTenant<T>(T repository, string? tenant, Func<T, string, T> forTenant) => tenant is null ? repository : forTenant(repository, tenant);
+
+    private static async Task<int> ExportAsync(Pliers.Data.Submissions.IFormSubmissionRepository submissions, string form, Pliers.Data.Submissions.SubmissionExportFormat format, string? file, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
-        var submissions = services.GetRequiredService<Pliers.Data.Submissions.IFormSubmissionRepository>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var reported = TimeSpan.Zero;
         var progress = new SynchronousProgress(n =>

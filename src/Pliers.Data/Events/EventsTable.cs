@@ -76,8 +76,10 @@ internal sealed class EventsTable
               and {tenant}
             """;
         // A named tenant's events have an index of their own (partial: a single-tenant host's events are not in it);
-        // the literal condition lets the planner use it.
-        ReadAllHeadNamed = ReadAllHead + " and tenant_id <> ''";
+        // the literal condition lets the planner use it. The tenant as a parameter too: under the events' read policy
+        // (own tenant or '*') PostgreSQL will not use a condition that calls current_setting() (not leakproof) as an
+        // index condition, but it will use a plain comparison with a parameter.
+        ReadAllHeadNamed = ReadAllHead + $" and tenant_id = @{TenantScope.ParameterName} and tenant_id <> ''";
         Head = $"""
             select transaction_id as TransactionId, position as Position from {t}
             where transaction_id < pg_snapshot_xmin(pg_current_snapshot())

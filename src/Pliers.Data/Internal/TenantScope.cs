@@ -21,7 +21,8 @@ internal sealed class TenantScope
     /// <summary>The setting's value that lets a session read every tenant's events (and nothing else more).</summary>
     public const string AllTenants = "*";
 
-    private const string ParameterName = "pliers_tenant";
+    /// <summary>The parameter that carries a named tenant's id in every statement it sends (<c>@pliers_tenant</c>).</summary>
+    public const string ParameterName = "pliers_tenant";
 
     private readonly string _prefix;
     private readonly bool _required;

@@ -56,9 +56,10 @@ internal sealed class M202612051400Tenants(string schema) : PliersMigration(sche
         """,
         $"alter table {s}.form_definitions drop constraint form_definitions_id_version_key",
 
-        // Queries across forms (created range, containment) within one tenant.
-        $"drop index {s}.form_submissions_created_idx",
-        $"create index form_submissions_created_idx on {s}.form_submissions (tenant_id, created_at desc, id desc)",
+        // A named tenant's queries across its forms (created range, containment, everything) walk this index newest
+        // first. Partial: a single-tenant host's rows are not in it, and only the statements that say `tenant_id <> ''`
+        // can use it, so a query by form never meets it in a BitmapAnd (docs/schema.md, "BitmapAnd lesson").
+        $"create index form_submissions_tenant_created_idx on {s}.form_submissions (tenant_id, created_at desc, id desc) where tenant_id <> ''",
 
         // One tenant's events in the global order; a single-tenant host's events are not in it.
         $"create index events_tenant_order_idx on {s}.events (tenant_id, transaction_id, position) where tenant_id <> ''",
@@ -75,8 +76,7 @@ internal sealed class M202612051400Tenants(string schema) : PliersMigration(sche
         $"drop policy events_all_tenants_read on {s}.events",
         .. Tables.Select(t => $"drop policy {t}_tenant on {s}.{t}"),
         $"drop index {s}.events_tenant_order_idx",
-        $"drop index {s}.form_submissions_created_idx",
-        $"create index form_submissions_created_idx on {s}.form_submissions (created_at desc, id desc)",
+        $"drop index {s}.form_submissions_tenant_created_idx",
         $"alter table {s}.form_definitions add constraint form_definitions_id_version_key unique (id, version)",
         $"alter table {s}.form_submissions drop constraint form_submissions_form_definition_fkey",
         $"""

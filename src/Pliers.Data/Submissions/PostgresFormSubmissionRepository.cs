@@ -362,12 +362,12 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     }
 
     /// <summary>The page query exactly as it runs (the plan tests EXPLAIN it).</summary>
-    internal (string Sql, DynamicParameters Parameters) PageCommand(SubmissionQuery query) => _table.Page(query);
+    internal (string Sql, DynamicParameters Parameters) PageCommand(SubmissionQuery query) => _table.Page(query, _tenant.Id.Length > 0);
 
     public async Task<long> CountAsync(SubmissionQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var (sql, parameters) = _table.Count(query);
+        var (sql, parameters) = _table.Count(query, _tenant.Id.Length > 0);
         var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -378,7 +378,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     public IAsyncEnumerable<FormSubmission> StreamAsync(SubmissionQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var (sql, parameters) = _table.Stream(query);
+        var (sql, parameters) = _table.Stream(query, _tenant.Id.Length > 0);
         return StreamCoreAsync(sql, parameters, cancellationToken);
     }
 

@@ -64,7 +64,7 @@ public sealed class QueryPlanTests(PostgresFixture postgres, SeededSubmissions s
         return await Dapper.SqlMapper.ExecuteScalarAsync<string>(connection, new Dapper.CommandDefinition("explain (format json) " + sql, parameters, cancellationToken: Ct)) ?? string.Empty;
     }
 
-    private static void AssertIndexed(string plan, string table)
+    internal static void AssertIndexed(string plan, string table)
     {
         var nodes = new List<JsonElement>();
         void Walk(JsonElement node)

@@ -145,6 +145,79 @@ public sealed class WebApiTests(PostgresFixture postgres)
             await postgres.ExecuteAsync($"drop schema if exists \"{schema}\" cascade; drop schema if exists \"{schema}_sample\" cascade");
         }
     }
+    /// <summary>A multi-tenant deployment of the sample: the X-Tenant header puts each request in one tenant.</summary>
+    [Fact]
+    public async Task Each_request_works_in_the_tenant_its_header_names()
+    {
+        var schema = PostgresFixture.NewSchemaName("web");
+        await using var app = WebApiApp.Build(["--urls", "http://127.0.0.1:0"], builder =>
+        {
+            builder.Configuration["Pliers:ConnectionString"] = postgres.ConnectionString;
+            builder.Configuration["Pliers:Schema"] = schema;
+            builder.Configuration["Pliers:MultiTenant"] = "true";
+        });
+        try
+        {
+            await app.StartAsync(Ct);
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            using var http = new HttpClient { BaseAddress = new Uri(address) };
+            async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? tenant, object? body = null)
+            {
+                using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+                if (tenant is not null)
+                {
+                    request.Headers.Add("X-Tenant", tenant);
+                }
+
+                return await http.SendAsync(request, Ct);
+            }
+
+            var ids = new Dictionary<string, Guid>();
+            foreach (var tenant in new[] { "north", "süd" })
+            {
+                var created = await SendAsync(HttpMethod.Post, "/forms", Uri.EscapeDataString(tenant), new { name = "shared-name", definition = JsonDocument.Parse("""{"schema": {"type": "object"}}""").RootElement });
+                Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+                var formId = (await created.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetGuid();
+                Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, $"/forms/{formId}/publish", Uri.EscapeDataString(tenant))).StatusCode);
+                var submitted = await SendAsync(HttpMethod.Post, "/forms/shared-name/submissions", Uri.EscapeDataString(tenant), new { who = tenant });
+                Assert.Equal(HttpStatusCode.Created, submitted.StatusCode);
+                ids[tenant] = (await submitted.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetGuid();
+            }
+
+            Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Get, $"/submissions/{ids["north"]}", "north")).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Get, $"/submissions/{ids["north"]}", Uri.EscapeDataString("süd"))).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Delete, $"/submissions/{ids["north"]}", Uri.EscapeDataString("süd"))).StatusCode);
+            var page = await (await SendAsync(HttpMethod.Get, "/submissions?form=shared-name", "north")).Content.ReadFromJsonAsync<JsonElement>(Ct);
+            Assert.Equal([ids["north"]], page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetGuid()));
+
+            // No tenant in a multi-tenant deployment is a server-side refusal, never a default; a bad tenant id is a 400.
+            Assert.Equal(HttpStatusCode.InternalServerError, (await SendAsync(HttpMethod.Get, $"/submissions/{ids["north"]}", null)).StatusCode);
+            Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(HttpMethod.Get, $"/submissions/{ids["north"]}", "*")).StatusCode);
+
+            // The projection (a subscription across tenants) counts per tenant.
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            JsonElement stats;
+            do
+            {
+                stats = await (await SendAsync(HttpMethod.Get, "/stats/forms", "north")).Content.ReadFromJsonAsync<JsonElement>(Ct);
+                if (stats.GetArrayLength() == 1)
+                {
+                    break;
+                }
+
+                await Task.Delay(50, Ct);
+            }
+            while (DateTime.UtcNow < deadline);
+
+            Assert.Equal(1, stats.GetArrayLength());
+            Assert.Equal(1, stats[0].GetProperty("submissions").GetInt64());
+        }
+        finally
+        {
+            await app.StopAsync(Ct);
+            await postgres.ExecuteAsync($"drop schema if exists \"{schema}\" cascade; drop schema if exists \"{schema}_sample\" cascade");
+        }
+    }
 }
 
 /// <summary>Keeps every log entry of a host, for assertions on levels.</summary>
