@@ -92,9 +92,16 @@ internal sealed class FormScenarios : IScenario
 
             var instance = JsonDocument.Parse(formInstance).RootElement;
             var creates = context.Quick ? 600 : 3000;
+
+            // The same form in a named tenant (docs/tenants.md): what the tenant's CALL in the same round trip costs.
+            var tenantForms = forms.ForTenant("bench-tenant");
+            var tenantSubmissions = submissions.ForTenant("bench-tenant");
+            var sameForm = (await forms.GetActiveAsync(shape.Name(2), cancellationToken))!;
+            await tenantForms.PublishAsync((await tenantForms.CreateAsync(shape.Name(2), sameForm.Definition, null, cancellationToken)).Id, null, cancellationToken);
             results.AddRange(await context.MeasureInterleavedAsync(
                 "submissions.create", 6, 20, creates / 6,
                 ("pliers", async _ => await submissions.CreateAsync(shape.Name(2), instance, null, cancellationToken), 1),
+                ("pliers.tenant", async _ => await tenantSubmissions.CreateAsync(shape.Name(2), instance, null, cancellationToken), 1),
                 ("raw", async _ =>
                 {
                     await using var insert = raw.CreateCommand($"insert into {s}.form_submissions (id, form_definition_id, form_version, data) values (@id, @form, @version, @data::jsonb)");

@@ -127,6 +127,15 @@ public sealed class TenantTests(PostgresFixture postgres)
         }
     }
 
+    private sealed class Recording(System.Collections.Concurrent.ConcurrentQueue<(string Tenant, Guid Aggregate)> seen) : Pliers.Data.Subscriptions.ISubscriptionHandler
+    {
+        public Task HandleAsync(StoredEvent @event, Pliers.Data.Subscriptions.SubscriptionContext context, CancellationToken cancellationToken)
+        {
+            seen.Enqueue((@event.TenantId, @event.AggregateId));
+            return Task.CompletedTask;
+        }
+    }
+
     /// <summary>The global read shows what is below the oldest running transaction of the cluster (other tests' too): wait, bounded.</summary>
     private static async Task HeadReachesAsync(IEventStore events, long position)
     {
@@ -274,6 +283,38 @@ public sealed class TenantTests(PostgresFixture postgres)
                 var error = await Assert.ThrowsAsync<PostgresException>(() => connection.ExecuteAsync($"insert into {s}.events (id, aggregate_id, aggregate_type, event_type, event_data, event_version) values (gen_random_uuid(), gen_random_uuid(), 't', 'e', '{{}}', 1)", transaction: transaction));
                 Assert.Equal(PostgresErrorCodes.CheckViolation, error.SqlState);
             }
+
+            // A durable subscription of the multi-tenant host, as the application role, reads every tenant's events
+            // (each with its tenant) through the events' '*' read policy, and keeps its checkpoints.
+            var seen = new System.Collections.Concurrent.ConcurrentQueue<(string Tenant, Guid Aggregate)>();
+            await using (var member = new ServiceCollection()
+                .AddPliersData(o =>
+                {
+                    o.ConnectionString = app;
+                    o.Schema = schema;
+                    o.MultiTenant = true;
+                })
+                .AddSingleton(new Recording(seen))
+                .AddPliersSubscription<Recording>("all-tenants", o => o.Filter = new EventFilter { EventTypes = ["form.submission.created"] })
+                .BuildServiceProvider())
+            {
+                foreach (var hosted in member.GetServices<Microsoft.Extensions.Hosting.IHostedService>())
+                {
+                    await hosted.StartAsync(Ct);
+                }
+
+                using var bound = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+                bound.CancelAfter(TimeSpan.FromSeconds(60));
+                await member.GetRequiredService<Pliers.Data.Subscriptions.ISubscriptionStore>().WaitForCaughtUpAsync("all-tenants", bound.Token);
+                foreach (var hosted in member.GetServices<Microsoft.Extensions.Hosting.IHostedService>())
+                {
+                    await hosted.StopAsync(Ct);
+                }
+            }
+
+            Assert.Contains(seen, e => e.Tenant == "A" && e.Aggregate == ids["A"]);
+            Assert.Contains(seen, e => e.Tenant == "B" && e.Aggregate == ids["B"]);
+            Assert.Equal(6, seen.Select(e => e.Aggregate).Distinct().Count()); // 1 created + 2 imported, per tenant
 
             // The transaction-local setting does not outlive the library's call on a pooled connection.
             await using (var dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(app) { MaxPoolSize = 1 }.ConnectionString))

@@ -88,6 +88,9 @@ public sealed class PgBouncerTests(PostgresFixture postgres) : IAsyncLifetime
 
             var draft = await forms.CreateAsync("pooled", JsonDocument.Parse("""{"schema": {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}, "at": {"format": "date"}}}}""").RootElement, null, Ct);
             await forms.PublishAsync(draft.Id, null, Ct);
+            var tenantForms = forms.ForTenant("pooled-tenant");
+            await tenantForms.PublishAsync((await tenantForms.CreateAsync("pooled", JsonDocument.Parse("""{"schema": {"type": "object", "required": ["t"]}}""").RootElement, null, Ct)).Id, null, Ct);
+            var tenant = submissions.ForTenant("pooled-tenant");
 
             // A subscription behind the pooler polls: it sees what is appended while it runs.
             using var subscription = CancellationTokenSource.CreateLinkedTokenSource(Ct);
@@ -120,7 +123,15 @@ public sealed class PgBouncerTests(PostgresFixture postgres) : IAsyncLifetime
                 await store.AppendAsync(Guid.NewGuid(), "pooled", 0, [NewEvent.FromJson("a", "{}"), NewEvent.FromJson("b", "{}")], Ct);
                 Assert.NotNull(await submissions.GetByIdAsync(created.Id, Ct));
                 Assert.NotEmpty((await submissions.QueryAsync(new SubmissionQuery { FormName = "pooled", PageSize = 5 }, Ct)).Items);
+
+                // A named tenant: its setting travels with each statement and ends with its transaction.
+                var inTenant = await tenant.CreateAsync("pooled", JsonDocument.Parse($$"""{"t": {{i}}}""").RootElement, null, Ct);
+                Assert.NotNull(await tenant.GetByIdAsync(inTenant.Id, Ct));
+                Assert.Null(await submissions.GetByIdAsync(inTenant.Id, Ct));
+                await tenant.BulkImportAsync("pooled", [JsonDocument.Parse("""{"t": 1}""").RootElement], null, Ct);
             }
+
+            Assert.Equal(16L, await tenant.CountAsync(new SubmissionQuery { FormName = "pooled" }, Ct));
 
             Assert.Equal(24L, await submissions.CountAsync(new SubmissionQuery { FormName = "pooled" }, Ct)); // 8 created, 16 imported
             await Assert.ThrowsAsync<PliersValidationException>(() => submissions.CreateAsync("pooled", JsonDocument.Parse("""{"n": 1, "at": "2026-02-30"}""").RootElement, null, Ct));
@@ -149,18 +160,20 @@ public sealed class PgBouncerTests(PostgresFixture postgres) : IAsyncLifetime
                     select pg_backend_pid(),
                            (select string_agg(name, ',') from pg_settings where source = 'session'),
                            (select count(*) from pg_prepared_statements),
-                           (select count(*) from pg_listening_channels())
+                           (select count(*) from pg_listening_channels()),
+                           coalesce(current_setting('pliers.tenant', true), '')
                     """,
                     connection);
                 await using var row = await command.ExecuteReaderAsync(Ct);
                 await row.ReadAsync(Ct);
-                return (Pid: row.GetInt32(0), Settings: row.IsDBNull(1) ? null : row.GetString(1), Prepared: row.GetInt64(2), Listening: row.GetInt64(3));
+                return (Pid: row.GetInt32(0), Settings: row.IsDBNull(1) ? null : row.GetString(1), Prepared: row.GetInt64(2), Listening: row.GetInt64(3), Tenant: row.GetString(4));
             }));
             Assert.All(probes, p =>
             {
                 Assert.Null(p.Settings);
                 Assert.Equal(0L, p.Prepared);
                 Assert.Equal(0L, p.Listening);
+                Assert.Equal(string.Empty, p.Tenant);
             });
         }
         finally
