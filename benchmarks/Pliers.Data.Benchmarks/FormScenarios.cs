@@ -237,7 +237,7 @@ internal sealed class FormScenarios : IScenario
             // Bulk: 1,000 validated rows per call (with their events) against a raw binary COPY of the same rows.
             var batch = Enumerable.Range(0, 1000).Select(i => JsonDocument.Parse(formInstance.Replace("Request for housing support", "Imported " + i, StringComparison.Ordinal)).RootElement).ToArray();
             var texts = batch.Select(b => b.GetRawText()).ToArray();
-            var bulkCalls = context.Quick ? 6 : 24;
+            var bulkCalls = context.Quick ? 12 : 24;
             results.AddRange(await context.MeasureInterleavedAsync(
                 "submissions.bulk", 3, 1, bulkCalls / 3,
                 ("pliers", async _ => await submissions.BulkImportAsync(shape.Name(3), batch, null, cancellationToken), 1000),

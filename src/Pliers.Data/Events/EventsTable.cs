@@ -18,9 +18,6 @@ internal sealed class EventsTable
         "event_data as Data, metadata as Metadata, correlation_id as CorrelationId, causation_id as CausationId, created_at as CreatedAt, " +
         "position as Position, transaction_id as TransactionId, tenant_id as TenantId";
 
-    /// <summary>The columns binary COPY writes, in the order <see cref="CopyAsync"/> sends them.</summary>
-    private const string CopyColumns = "id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata";
-
     public EventsTable(PliersDatabase database)
     {
         var t = Name = database.QuotedSchema + ".events";
@@ -60,6 +57,13 @@ internal sealed class EventsTable
         AppendAny = Batch(Current, SameType);
         AppendOne = One("@expected", AtExpected);
         AppendOneAny = One(Current, SameType);
+        // Bulk import: one event (the same data) as version 1 of each new stream, in the arrays' order.
+        InsertFirstEvents = $"""
+            {insert}
+            select e.id, e.aggregate_id, @aggregate_type, @event_type, @event_data::jsonb, 1, @correlation_id, @causation_id, @metadata::jsonb
+            from unnest(@event_ids::uuid[], @aggregate_ids::uuid[]) with ordinality as e(id, aggregate_id, ord)
+            order by e.ord
+            """;
         FindByIds = $"select id as Id, aggregate_id as AggregateId, event_version as EventVersion, position as Position, transaction_id as TransactionId from {t} where id = any(@ids) and {tenant}";
         StreamHead = $"select event_version as Version, aggregate_type as AggregateType from {t} where aggregate_id = @aggregate_id and {tenant} order by event_version desc limit 1";
         StreamVersion = $"select coalesce(max(event_version), 0)::bigint from {t} where aggregate_id = @aggregate_id and {tenant}";
@@ -111,6 +115,9 @@ internal sealed class EventsTable
 
     /// <summary>Appends one event after whatever the stream holds.</summary>
     public string AppendOneAny { get; }
+
+    /// <summary>The same first event for many new streams (bulk import).</summary>
+    public string InsertFirstEvents { get; }
 
     public string FindByIds { get; }
 
@@ -203,44 +210,6 @@ internal sealed class EventsTable
         causations = batch.Causations,
         metadata = batch.Metadata,
     };
-
-    /// <summary>Writes the rows of <paramref name="batches"/> through binary COPY (one command for all of them).</summary>
-    public Task CopyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<(Guid AggregateId, long FirstVersion, AppendBatch Batch)> batches, CancellationToken cancellationToken) =>
-        Db.CopyAsync(connection, transaction, Name, CopyColumns, writer => WriteRowsAsync(writer, batches, cancellationToken), cancellationToken);
-
-    private static async Task WriteRowsAsync(NpgsqlBinaryImporter writer, IReadOnlyList<(Guid AggregateId, long FirstVersion, AppendBatch Batch)> batches, CancellationToken cancellationToken)
-    {
-        {
-            foreach (var (aggregateId, firstVersion, batch) in batches)
-            {
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(batch.Ids[i], NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(aggregateId, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(batch.AggregateType, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(batch.Types[i], NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(batch.Data[i], NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync((int)(firstVersion + i), NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                    await WriteNullableAsync(writer, batch.Correlations[i], NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                    await WriteNullableAsync(writer, batch.Causations[i], NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                    await WriteNullableAsync(writer, batch.Metadata[i], NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
-                }
-            }
-        }
-
-        static async Task WriteNullableAsync<T>(NpgsqlBinaryImporter writer, T? value, NpgsqlDbType type, CancellationToken cancellationToken)
-        {
-            if (value is null)
-            {
-                await writer.WriteNullAsync(cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                await writer.WriteAsync(value, type, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
 }
 
 /// <summary>A stored event as the <see cref="EventsTable"/> reads it; columns are matched by name.</summary>

@@ -113,13 +113,30 @@ internal sealed class WriteScope(NpgsqlConnection connection, NpgsqlTransaction 
         EventCount += batch.Count;
     }
 
-    /// <summary>Appends the first events of many new streams with one binary COPY (bulk import).</summary>
-    public async Task CopyNewStreamsAsync(IReadOnlyList<(Guid AggregateId, long FirstVersion, AppendBatch Batch)> batches)
+    /// <summary>
+    /// Appends the same first event to many new streams (bulk import) with one statement: the event's data, types and
+    /// context are sent and checked once, the streams and the new event ids as two arrays.
+    /// </summary>
+    public async Task AppendFirstEventsAsync(Guid[] aggregateIds, string aggregateType, NewEvent domainEvent)
     {
-        await events.CopyAsync(connection, transaction, batches, cancellationToken).ConfigureAwait(false);
-        EventCount += batches.Sum(b => b.Batch.Count);
-    }
+        var batch = AppendBatch.Create(aggregateType, [domainEvent], maxDepth);
+        var eventIds = new Guid[aggregateIds.Length];
+        for (var i = 0; i < eventIds.Length; i++)
+        {
+            eventIds[i] = Guid.CreateVersion7();
+        }
 
-    /// <summary>Builds the validated batch of one aggregate's events (for <see cref="CopyNewStreamsAsync"/>).</summary>
-    public AppendBatch Batch(string aggregateType, params NewEvent[] domainEvents) => AppendBatch.Create(aggregateType, domainEvents, maxDepth);
+        var written = await connection.ExecuteAsync(Command(events.InsertFirstEvents, new
+        {
+            event_ids = eventIds,
+            aggregate_ids = aggregateIds,
+            aggregate_type = batch.AggregateType,
+            event_type = batch.Types[0],
+            event_data = batch.Data[0],
+            correlation_id = batch.Correlations[0],
+            causation_id = batch.Causations[0],
+            metadata = batch.Metadata[0],
+        })).ConfigureAwait(false);
+        EventCount += written;
+    }
 }

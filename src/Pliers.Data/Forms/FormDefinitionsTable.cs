@@ -61,6 +61,7 @@ internal sealed class FormDefinitionsTable
         SchemaForSubmissionByName = $"select id as Id, version as Version, status as Status, definition -> 'schema' as Schema, name as Name from {t} where {tn} and name = @key and status = 'active'";
         SchemaForSubmissionById = $"select id as Id, version as Version, status as Status, definition -> 'schema' as Schema, name as Name from {t} where id = @key and {tn}";
         LockActive = $"select id from {t} where id = @id and status = 'active' and {tn} for key share";
+        LockActiveForImport = $"select row_security_active('{submissions}'::regclass) from {t} where id = @id and status = 'active' and {tn} for key share";
         Notify = $"select pg_notify('{ActiveDefinitionCache.Channel}', @payload)";
         IdsOfName = $"select id from {t} where {tn} and name = @form_name";
         IdsOfNameOfId = $"select id from {t} where {tn} and name = (select name from {t} where id = @definition_id and {tn})";
@@ -109,6 +110,12 @@ internal sealed class FormDefinitionsTable
     /// arrives meanwhile re-reads the version after their commit and finds it archived.
     /// </summary>
     public string LockActive { get; }
+
+    /// <summary>
+    /// <see cref="LockActive"/> for a bulk import, answering whether row-level security applies to this session on
+    /// <c>form_submissions</c> (COPY FROM is refused then; <see cref="Internal.Db.CopyAsync"/>): null when not active.
+    /// </summary>
+    public string LockActiveForImport { get; }
 
     /// <summary>Tells every host's <see cref="ActiveDefinitionCache"/> that the active version of a form changed (on commit).</summary>
     public string Notify { get; }

@@ -39,9 +39,9 @@ internal static class Db
     /// role); then the rows go to a temporary table by COPY and into <paramref name="table"/> with one
     /// <c>INSERT ... SELECT</c>, which the policies check. Column defaults (the tenant among them) apply either way.
     /// </summary>
-    public static async Task CopyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string table, string columns, Func<NpgsqlBinaryImporter, Task> writeRows, CancellationToken cancellationToken)
+    /// <remarks><paramref name="guarded"/> is what <c>row_security_active(table)</c> answered in this transaction.</remarks>
+    public static async Task CopyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string table, string columns, bool guarded, Func<NpgsqlBinaryImporter, Task> writeRows, CancellationToken cancellationToken)
     {
-        var guarded = await connection.ExecuteScalarAsync<bool>(new CommandDefinition("select row_security_active(@table::regclass)", new { table }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
         var target = table;
         if (guarded)
         {

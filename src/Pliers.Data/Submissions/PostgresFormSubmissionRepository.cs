@@ -417,7 +417,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         _writer.WriteAsync<int?>(
             async write =>
             {
-                if (await write.Connection.QuerySingleOrDefaultAsync<Guid?>(write.Command(_definitions.LockActive, new { id = definition.Id })).ConfigureAwait(false) is null)
+                if (await write.Connection.QuerySingleOrDefaultAsync<bool?>(write.Command(_definitions.LockActiveForImport, new { id = definition.Id })).ConfigureAwait(false) is not { } guarded)
                 {
                     return null;
                 }
@@ -453,6 +453,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                         write.Transaction,
                         _table.Name,
                         FormSubmissionsTable.CopyIn,
+                        guarded,
                         async writer =>
                         {
                             for (var i = 0; i < items.Length; i++)
@@ -479,7 +480,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                 }
 
                 var created = Event(PliersEventTypes.SubmissionCreated, context, new FormSubmissionCreated(definition.Id, definition.Version, definition.Name, true));
-                await write.CopyNewStreamsAsync(ids.Select(id => (id, 1L, write.Batch(AggregateType, created with { Id = Guid.CreateVersion7() }))).ToArray()).ConfigureAwait(false);
+                await write.AppendFirstEventsAsync(ids, AggregateType, created).ConfigureAwait(false);
                 return items.Length;
             },
             cancellationToken);

@@ -300,6 +300,9 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
         Assert.Equal(2000L, await postgres.ScalarAsync<long>($"select count(*) from {S}.form_submissions"));
         Assert.Equal(2000L, await postgres.ScalarAsync<long>($"select count(*) from {S}.events where event_type = 'form.submission.created'"));
 
+        // One created event per imported submission: version 1 of its own stream, marked imported.
+        Assert.Equal(0L, await postgres.ScalarAsync<long>($"select count(*) from {S}.form_submissions s where not exists (select from {S}.events e where e.aggregate_id = s.id and e.event_version = 1 and e.aggregate_type = 'form_submission' and (e.event_data ->> 'imported')::boolean)"));
+
         var mixed = good.Take(100).Append(Json("""{"name": "", "email": 1}""")).ToArray();
         var error = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.BulkImportAsync("contact", mixed, null, Ct));
         Assert.Contains(error.Errors, e => e.Path.StartsWith("/100", StringComparison.Ordinal));
@@ -315,6 +318,11 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
         Assert.Contains("error(s)", error.Message, StringComparison.Ordinal);
         Assert.Equal(2000L, await postgres.ScalarAsync<long>($"select count(*) from {S}.form_submissions"));
         Assert.Equal(2000L, await postgres.ScalarAsync<long>($"select count(*) from {S}.events where event_type = 'form.submission.created'"));
+
+        // The caller's correlation and causation reach every event of an import.
+        var flow = new EventContext(Guid.NewGuid(), Guid.NewGuid());
+        Assert.Equal(2, await Submissions.BulkImportAsync("contact", good.Take(2), flow, Ct));
+        Assert.Equal(2L, await postgres.ScalarAsync<long>($"select count(*) from {S}.events where correlation_id = '{flow.CorrelationId}' and causation_id = '{flow.CausationId}'"));
     }
 
     [Fact]
