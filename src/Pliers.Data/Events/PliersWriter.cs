@@ -16,9 +16,6 @@ internal sealed class PliersWriter(PliersDatabase database, PostgresEventStore e
     {
     }
 
-    /// <summary>Gets the tenant every statement of this writer works in.</summary>
-    public TenantScope Tenant => tenant;
-
     /// <summary>This writer in another tenant.</summary>
     public PliersWriter For(TenantScope other) => new(database, events, other);
 
@@ -80,9 +77,6 @@ internal sealed class PliersWriter(PliersDatabase database, PostgresEventStore e
 /// <summary>One write transaction: Dapper commands bound to it, and the domain events it appends.</summary>
 internal sealed class WriteScope(NpgsqlConnection connection, NpgsqlTransaction transaction, EventsTable events, int maxDepth, TenantScope tenant, CancellationToken cancellationToken)
 {
-    /// <summary>Gets the tenant of this transaction.</summary>
-    public TenantScope Tenant => tenant;
-
     /// <summary>Gets the transaction (for a COPY, which runs alone).</summary>
     public NpgsqlTransaction Transaction => transaction;
 

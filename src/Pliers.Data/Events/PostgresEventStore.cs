@@ -70,9 +70,6 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         _view = true;
     }
 
-    /// <summary>Gets the tenant this instance works in.</summary>
-    internal TenantScope Tenant => _tenant;
-
     public string TenantId => _tenant.Id;
 
     public IEventStore ForTenant(string tenantId) => new PostgresEventStore(this, _database.Tenant(tenantId));

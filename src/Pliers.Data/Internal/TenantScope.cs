@@ -81,16 +81,6 @@ internal sealed class TenantScope
         }
     }
 
-    /// <summary>Runs the tenant's <c>CALL</c> alone, inside an open transaction (before a COPY, which cannot share a round trip).</summary>
-    public async Task EnterAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
-    {
-        EnsureNamed();
-        if (_prefix.Length > 0)
-        {
-            await connection.ExecuteAsync(Command(string.Empty, null, cancellationToken, transaction)).ConfigureAwait(false);
-        }
-    }
-
     /// <summary>A key that is unique across tenants (caches): the name alone for the default tenant.</summary>
     public string Key(string name) => Id.Length == 0 ? name : Id + "\u001f" + name;
 

@@ -27,8 +27,8 @@ internal sealed class M202612051400Tenants(string schema) : PliersMigration(sche
         """,
         $$"""
         create procedure {{s}}.use_tenant(tenant text)
-        language sql
-        as $fn$ select set_config('pliers.tenant', tenant, true) $fn$
+        language plpgsql
+        as $fn$ begin perform set_config('pliers.tenant', tenant, true); end $fn$
         """,
         .. Tables.SelectMany(t => new[]
         {
