@@ -142,7 +142,8 @@ public static class WebApiApp
 
 /// <summary>
 /// The repositories of the request's tenant, bound per request: the <c>X-Tenant</c> header names the tenant; without
-/// it the request works in the default tenant (a single-tenant deployment sends nothing). A host that authenticates
+/// it the request works in the default tenant (a single-tenant deployment sends nothing), or, in a multi-tenant
+/// deployment (<c>Pliers:MultiTenant</c>), is refused with 400. A host that authenticates
 /// its users takes the tenant from a claim instead of a header; the pattern stays the same: one <c>ForTenant</c> per
 /// request, never a tenant kept in a singleton.
 /// </summary>
@@ -164,6 +165,12 @@ public sealed record RequestTenant(IFormDefinitionRepository Forms, IFormSubmiss
         var submissions = services.GetRequiredService<IFormSubmissionRepository>();
         var events = services.GetRequiredService<IEventStore>();
         var tenant = http.Request.Headers[Header].ToString();
+        if (string.IsNullOrEmpty(tenant) && services.GetRequiredService<Microsoft.Extensions.Options.IOptions<PliersDataOptions>>().Value.MultiTenant)
+        {
+            // A multi-tenant deployment has no default tenant to fall back on: the client must say whose request it is.
+            throw new ArgumentException($"This deployment keeps tenants apart: send the {Header} header.", Header);
+        }
+
         return ValueTask.FromResult<RequestTenant?>(string.IsNullOrEmpty(tenant)
             ? new RequestTenant(forms, submissions, events)
             : new RequestTenant(forms.ForTenant(tenant), submissions.ForTenant(tenant), events.ForTenant(tenant)));

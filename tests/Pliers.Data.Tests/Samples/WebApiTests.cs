@@ -190,8 +190,10 @@ public sealed class WebApiTests(PostgresFixture postgres)
             var page = await (await SendAsync(HttpMethod.Get, "/submissions?form=shared-name", "north")).Content.ReadFromJsonAsync<JsonElement>(Ct);
             Assert.Equal([ids["north"]], page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetGuid()));
 
-            // No tenant in a multi-tenant deployment is a server-side refusal, never a default; a bad tenant id is a 400.
-            Assert.Equal(HttpStatusCode.InternalServerError, (await SendAsync(HttpMethod.Get, $"/submissions/{ids["north"]}", null)).StatusCode);
+            // No tenant in a multi-tenant deployment is refused (never the default tenant), as is a bad tenant id: 400.
+            var missing = await SendAsync(HttpMethod.Get, $"/submissions/{ids["north"]}", null);
+            Assert.Equal(HttpStatusCode.BadRequest, missing.StatusCode);
+            Assert.Contains("X-Tenant", await missing.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
             Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(HttpMethod.Get, $"/submissions/{ids["north"]}", "*")).StatusCode);
 
             // The projection (a subscription across tenants) counts per tenant.
