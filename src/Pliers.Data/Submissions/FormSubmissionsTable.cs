@@ -105,7 +105,7 @@ internal sealed class FormSubmissionsTable
             ), event as (
                 insert into {events.Name} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id)
                 select gen_random_uuid(), p.id, @aggregate_type, @event_type, jsonb_build_object('purgedAt', now()),
-                       coalesce((select event_version from {events.Name} e where e.aggregate_id = p.id and e.tenant_id = {ct} order by event_version desc limit 1), 0) + 1,
+                       coalesce((select event_version from {events.Name} e where e.aggregate_id = p.id order by event_version desc limit 1), 0) + 1,
                        @correlation_id, @causation_id
                 from purged p
             )
