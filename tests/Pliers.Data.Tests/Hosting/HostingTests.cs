@@ -142,6 +142,46 @@ public sealed class RegistrationTests(PostgresFixture postgres)
         Assert.Equal(expected, new Npgsql.NpgsqlConnectionStringBuilder(connection.ConnectionString).MaxAutoPrepare);
     }
 
+    /// <summary>
+    /// A host's own data source is used as configured (Npgsql's automatic preparation stays off by default), but the
+    /// append, the measured hot path, prepares itself on it, unless the string turns preparation off explicitly.
+    /// </summary>
+    [Theory]
+    [InlineData("", true)]
+    [InlineData(";Max Auto Prepare=0", false)]
+    public async Task The_append_prepares_itself_on_a_host_data_source_unless_its_string_turns_preparation_off(string suffix, bool prepared)
+    {
+        var schema = PostgresFixture.NewSchemaName("prep");
+        await using var hostSource = Npgsql.NpgsqlDataSource.Create(new Npgsql.NpgsqlConnectionStringBuilder(postgres.ConnectionString + suffix) { MaxPoolSize = 3 }.ConnectionString);
+        await using var services = new ServiceCollection()
+            .AddSingleton(hostSource)
+            .AddPliersData(o =>
+            {
+                o.Schema = schema;
+                o.MigrationConnectionString = postgres.ConnectionString; // the host's data source keeps no password to hand on
+            })
+            .BuildServiceProvider();
+        try
+        {
+            await services.MigratePliersDatabaseAsync(Ct);
+            var store = services.GetRequiredService<IEventStore>();
+            var stream = Guid.NewGuid();
+            for (var i = 0; i < 3; i++)
+            {
+                await store.AppendAsync(stream, "prep", i, [NewEvent.FromJson("e", "{}")], Ct);
+            }
+
+            // The append's connection is the pool's idle one (the others, if open, are the store's NOTIFY and LISTEN connections).
+            await using var connection = await hostSource.OpenConnectionAsync(Ct);
+            await using var command = new Npgsql.NpgsqlCommand("select count(*) from pg_prepared_statements where statement like '%insert into%events%'", connection);
+            Assert.Equal(prepared, (long)(await command.ExecuteScalarAsync(Ct))! > 0);
+        }
+        finally
+        {
+            await postgres.ExecuteAsync($"drop schema if exists \"{schema}\" cascade");
+        }
+    }
+
     [Fact]
     public async Task A_keyed_data_source_the_host_registered_is_the_one_Pliers_uses()
     {
