@@ -303,6 +303,9 @@ public sealed class TenantTests(PostgresFixture postgres)
                     await hosted.StartAsync(Ct);
                 }
 
+                // "Caught up" is relative to the global head, which other tests' open transactions can hold back: wait
+                // until the head is past this test's last event first (bounded).
+                await HeadReachesAsync(member.GetRequiredService<IEventStore>(), await postgres.ScalarAsync<long>($"select max(position) from {s}.events"));
                 using var bound = CancellationTokenSource.CreateLinkedTokenSource(Ct);
                 bound.CancelAfter(TimeSpan.FromSeconds(60));
                 await member.GetRequiredService<Pliers.Data.Subscriptions.ISubscriptionStore>().WaitForCaughtUpAsync("all-tenants", bound.Token);
