@@ -425,27 +425,12 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                 // The database validates the rows once, set-based, when the COPY completes (the insert trigger over
                 // the statement's rows). The application validator runs only when the database refuses, to name every
                 // error of every row: validating each row here as well cost 20-25% of the import's time on two cores
-                // (docs/performance.md), and both layers give the same verdicts (DifferentialTests).
-                var texts = new string[items.Length];
-                var invalid = new List<PliersValidationError>();
-                for (var i = 0; i < items.Length; i++)
-                {
-                    try
-                    {
-                        texts[i] = CheckDocument(items[i], "/" + i.ToString(CultureInfo.InvariantCulture));
-                    }
-                    catch (PliersValidationException e)
-                    {
-                        invalid.AddRange(e.Errors);
-                    }
-                }
-
-                if (invalid.Count > 0)
-                {
-                    throw new PliersValidationException(PliersValidationException.Describe($"The import was refused: {invalid.Count} error(s)", invalid), invalid.Take(100).ToArray());
-                }
-
+                // (docs/performance.md), and both layers give the same verdicts (DifferentialTests). The document
+                // checks (object, depth, size, jsonb text) run as the rows stream, so the server takes in rows while
+                // the client checks the next ones; after an item fails, the rest are only checked (every error named)
+                // and the COPY is abandoned: nothing is written.
                 var ids = items.Select(_ => Guid.CreateVersion7()).ToArray();
+                var invalid = new List<PliersValidationError>();
                 try
                 {
                     await Db.CopyAsync(
@@ -458,12 +443,34 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                         {
                             for (var i = 0; i < items.Length; i++)
                             {
+                                string text;
+                                try
+                                {
+                                    text = CheckDocument(items[i], "/" + i.ToString(CultureInfo.InvariantCulture));
+                                }
+                                catch (PliersValidationException e)
+                                {
+                                    invalid.AddRange(e.Errors);
+                                    continue;
+                                }
+
+                                if (invalid.Count > 0)
+                                {
+                                    continue;
+                                }
+
                                 await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
                                 await writer.WriteAsync(ids[i], NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
                                 await writer.WriteAsync(definition.Id, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
                                 await writer.WriteAsync(definition.Version, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                                await writer.WriteAsync(texts[i], NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                                await writer.WriteAsync(text, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
                                 await writer.WriteAsync("submitted", NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                            }
+
+                            if (invalid.Count > 0)
+                            {
+                                // Leaving without completing cancels the COPY; the transaction rolls back.
+                                throw new PliersValidationException(PliersValidationException.Describe($"The import was refused: {invalid.Count} error(s)", invalid), invalid.Take(100).ToArray());
                             }
                         },
                         cancellationToken).ConfigureAwait(false);

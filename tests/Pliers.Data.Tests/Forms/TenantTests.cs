@@ -234,6 +234,8 @@ public sealed class TenantTests(PostgresFixture postgres)
                 ids[tenant] = created.Id;
                 Assert.Equal(2, await submissions.ForTenant(tenant).BulkImportAsync("wall", [Json("""{"n": 3}"""), Json("""{"n": 4}""")], null, Ct));
                 await Assert.ThrowsAsync<PliersValidationException>(() => submissions.ForTenant(tenant).BulkImportAsync("wall", [Json("""{"n": "x"}""")], null, Ct));
+                var notAnObject = await Assert.ThrowsAsync<PliersValidationException>(() => submissions.ForTenant(tenant).BulkImportAsync("wall", [Json("""{"n": 5}"""), Json("[]")], null, Ct));
+                Assert.Contains(notAnObject.Errors, e => e.Path == "/1");
                 Assert.Equal(3, await submissions.ForTenant(tenant).CountAsync(new SubmissionQuery(), Ct));
             }
 
