@@ -147,6 +147,40 @@ public sealed class TenantTests(PostgresFixture postgres)
         }
     }
 
+    /// <summary>
+    /// The definition cache keys by tenant: a publish in tenant A in one host drops A's entry in another host (and only
+    /// A's), whose next submission in A lands on the new version while tenant B keeps its own active version.
+    /// </summary>
+    [Fact]
+    public async Task A_publish_in_one_tenant_reaches_the_cache_of_another_host_for_that_tenant_only()
+    {
+        await using var one = await PliersHost.MigratedAsync(postgres);
+        await using var two = PliersHost.Create(postgres, one.Schema);
+        const string a = "tenant a/with slash", b = "tenant-b";
+        var formsA = one.Services.GetRequiredService<IFormDefinitionRepository>().ForTenant(a);
+        var formsB = one.Services.GetRequiredService<IFormDefinitionRepository>().ForTenant(b);
+        await formsA.PublishAsync((await formsA.CreateAsync("shared", Json(Schema("x")), null, Ct)).Id, null, Ct);
+        var bV1 = await formsB.PublishAsync((await formsB.CreateAsync("shared", Json(Schema("x")), null, Ct)).Id, null, Ct);
+
+        // Host two caches both tenants' version 1 (its listener up first: entries cached before LISTEN are dropped).
+        var cache = two.Services.GetRequiredService<ActiveDefinitionCache>();
+        var inTwoA = two.Services.GetRequiredService<IFormSubmissionRepository>().ForTenant(a);
+        var inTwoB = two.Services.GetRequiredService<IFormSubmissionRepository>().ForTenant(b);
+        await inTwoA.CreateAsync("shared", Json("""{"x": 1}"""), null, Ct);
+        await Eventually.WaitAsync(() => cache.Listening, "the definition listener listens");
+        await inTwoA.CreateAsync("shared", Json("""{"x": 1}"""), null, Ct);
+        await inTwoB.CreateAsync("shared", Json("""{"x": 1}"""), null, Ct);
+        Assert.Equal(1, cache.ByName(a + "\u001fshared")?.Version);
+        Assert.Equal(1, cache.ByName(b + "\u001fshared")?.Version);
+
+        var aV2 = await formsA.PublishAsync((await formsA.CreateVersionAsync("shared", Json(Schema("y")), null, Ct)).Id, null, Ct);
+        await Eventually.WaitAsync(() => cache.ByName(a + "\u001fshared") is null, "host two forgets tenant A's archived version");
+        Assert.Equal(1, cache.ByName(b + "\u001fshared")?.Version);
+        var landed = await inTwoA.CreateAsync("shared", Json("""{"y": 2}"""), null, Ct);
+        Assert.Equal(aV2.Id, landed.FormDefinitionId);
+        Assert.Equal(bV1.Id, (await inTwoB.CreateAsync("shared", Json("""{"x": 3}"""), null, Ct)).FormDefinitionId);
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("*")]
