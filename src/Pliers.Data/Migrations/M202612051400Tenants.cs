@@ -18,17 +18,20 @@ internal sealed class M202612051400Tenants(string schema) : PliersMigration(sche
     /// <summary>The tables that carry a tenant and have a policy, in the order the policies are made.</summary>
     internal static readonly string[] Tables = ["form_definitions", "form_submissions", "form_submission_revisions", "events"];
 
+    // The setting's name is written 'pliers' || '.tenant' (folded to a constant when the function is inlined): spelled
+    // whole, the drift check's normalisation would take 'pliers.tenant' for a name qualified by the schema when the
+    // schema is called pliers (the default) and report both functions as changed.
     public override IReadOnlyList<string> UpStatements(string s) =>
     [
         $$"""
         create function {{s}}.current_tenant() returns text
         language sql stable parallel safe
-        as $fn$ select coalesce(nullif(current_setting('pliers.tenant', true), ''), '') $fn$
+        as $fn$ select coalesce(nullif(current_setting('pliers' || '.tenant', true), ''), '') $fn$
         """,
         $$"""
         create procedure {{s}}.use_tenant(tenant text)
         language plpgsql
-        as $fn$ begin perform set_config('pliers.tenant', tenant, true); end $fn$
+        as $fn$ begin perform set_config('pliers' || '.tenant', tenant, true); end $fn$
         """,
         .. Tables.SelectMany(t => new[]
         {

@@ -148,6 +148,22 @@ public sealed class TenantTests(PostgresFixture postgres)
     }
 
     /// <summary>
+    /// The default schema name, pliers, is also the prefix of the tenant setting (pliers.tenant): the drift check must not
+    /// take the setting's name for a schema-qualified name (found by running the quickstart, which reported drift).
+    /// </summary>
+    [Fact]
+    public async Task A_schema_called_pliers_shows_no_drift_and_its_tenants_work()
+    {
+        await using var host = await PliersHost.MigratedAsync(postgres, PliersDataOptions.DefaultSchema);
+        var verification = await host.Services.VerifyPliersDatabaseAsync(Ct);
+        Assert.True(verification.IsMatch, string.Join("; ", verification.Differences));
+        var forms = host.Services.GetRequiredService<IFormDefinitionRepository>().ForTenant("t");
+        var form = await forms.CreateAsync("drift", Json(Schema("a")), null, Ct);
+        Assert.NotNull(await forms.GetByIdAsync(form.Id, Ct));
+        Assert.Null(await host.Services.GetRequiredService<IFormDefinitionRepository>().GetByIdAsync(form.Id, Ct));
+    }
+
+    /// <summary>
     /// The definition cache keys by tenant: a publish in tenant A in one host drops A's entry in another host (and only
     /// A's), whose next submission in A lands on the new version while tenant B keeps its own active version.
     /// </summary>
