@@ -288,11 +288,9 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
                 var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 await using (reader.ConfigureAwait(false))
                 {
-                    var parse = reader.GetRowParser<EventRow>();
-                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    await foreach (var row in Db.RowsAsync<EventRow>(reader, cancellationToken).ConfigureAwait(false))
                     {
-                        cancellationToken.ThrowIfCancellationRequested();
-                        yield return parse(reader).ToEvent(_maxDepth);
+                        yield return row.ToEvent(_maxDepth);
                     }
                 }
             }

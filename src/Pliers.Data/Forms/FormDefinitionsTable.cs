@@ -60,7 +60,6 @@ internal sealed class FormDefinitionsTable
         ListHead = $"select {Select} from {t} where {tn} and (name, version) > (@after_name, @after_version)";
         SchemaForSubmissionByName = $"select id as Id, version as Version, status as Status, definition -> 'schema' as Schema, name as Name from {t} where {tn} and name = @key and status = 'active'";
         SchemaForSubmissionById = $"select id as Id, version as Version, status as Status, definition -> 'schema' as Schema, name as Name from {t} where id = @key and {tn}";
-        LockActive = $"select id from {t} where id = @id and status = 'active' and {tn} for key share";
         LockActiveForImport = $"select row_security_active('{submissions}'::regclass) from {t} where id = @id and status = 'active' and {tn} for key share";
         Notify = $"select pg_notify('{ActiveDefinitionCache.Channel}', @payload)";
         IdsOfName = $"select id from {t} where {tn} and name = @form_name";
@@ -104,16 +103,10 @@ internal sealed class FormDefinitionsTable
     public string SchemaForSubmissionById { get; }
 
     /// <summary>
-    /// Locks a version for a submission write if it is still active. <c>FOR KEY SHARE</c> is the lock the foreign
-    /// key check takes anyway, so it costs nothing more and lets concurrent submissions share it; publish and
-    /// archive lock the version <c>FOR UPDATE</c>, so they wait for submissions in flight, and a submission that
-    /// arrives meanwhile re-reads the version after their commit and finds it archived.
-    /// </summary>
-    public string LockActive { get; }
-
-    /// <summary>
-    /// <see cref="LockActive"/> for a bulk import, answering whether row-level security applies to this session on
-    /// <c>form_submissions</c> (COPY FROM is refused then; <see cref="Internal.Db.CopyAsync"/>): null when not active.
+    /// Locks a version for a bulk import if it is still active, answering whether row-level security applies to this
+    /// session on <c>form_submissions</c> (COPY FROM is refused then; <see cref="Internal.Db.CopyAsync"/>); no row when
+    /// the version is not active. <c>FOR KEY SHARE</c> is the lock the foreign key check takes anyway, so concurrent
+    /// imports share it; publish and archive lock the version <c>FOR UPDATE</c>, so they wait for imports in flight.
     /// </summary>
     public string LockActiveForImport { get; }
 

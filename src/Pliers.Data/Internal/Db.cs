@@ -22,14 +22,23 @@ internal static class Db
             var reader = await connection.ExecuteReaderAsync(command).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
-                var parse = reader.GetRowParser<T>();
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                await foreach (var row in RowsAsync<T>(reader, cancellationToken).ConfigureAwait(false))
                 {
-                    // Rows already buffered are not a reason to go on: a cancelled read yields nothing more.
-                    cancellationToken.ThrowIfCancellationRequested();
-                    yield return parse(reader);
+                    yield return row;
                 }
             }
+        }
+    }
+
+    /// <summary>The rows of an open reader as <typeparamref name="T"/>, mapped by Dapper's row parser (by column name).</summary>
+    public static async IAsyncEnumerable<T> RowsAsync<T>(System.Data.Common.DbDataReader reader, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var parse = reader.GetRowParser<T>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            // Rows already buffered are not a reason to go on: a cancelled read yields nothing more.
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return parse(reader);
         }
     }
 

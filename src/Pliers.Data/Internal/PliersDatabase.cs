@@ -5,6 +5,8 @@ namespace Pliers.Data.Internal;
 /// <summary>The resolved connection settings every Pliers component shares: the data source and the validated schema.</summary>
 internal sealed class PliersDatabase
 {
+    private readonly string _tenantPrefix;
+
     public PliersDatabase(NpgsqlDataSource dataSource, string schema, string? connectionString, NpgsqlDataSource? readDataSource = null, int maxDocumentDepth = 64, string? migrationConnectionString = null, bool transactionPooling = false, NpgsqlDataSource? listenDataSource = null, bool multiTenant = false)
     {
         MultiTenant = multiTenant;
@@ -18,7 +20,8 @@ internal sealed class PliersDatabase
         QuotedSchema = SchemaName.Quote(schema);
         CurrentTenant = QuotedSchema + ".current_tenant()";
         DefaultTenant = TenantScope.Default(multiTenant);
-        AllTenants = TenantScope.All(QuotedSchema);
+        _tenantPrefix = TenantScope.Prefix(QuotedSchema);
+        AllTenants = TenantScope.All(_tenantPrefix);
         MigrationConnectionString = OwnMigrationConnection ? migrationConnectionString!
             : string.IsNullOrWhiteSpace(connectionString) ? dataSource.ConnectionString : connectionString;
     }
@@ -48,7 +51,7 @@ internal sealed class PliersDatabase
     public TenantScope AllTenants { get; }
 
     /// <summary>A named tenant of this schema.</summary>
-    public TenantScope Tenant(string? tenantId) => TenantScope.For(QuotedSchema, tenantId);
+    public TenantScope Tenant(string? tenantId) => TenantScope.For(_tenantPrefix, tenantId);
 
     /// <summary>FluentMigrator opens connections of its own and needs a connection string.</summary>
     public string MigrationConnectionString { get; }

@@ -40,11 +40,14 @@ internal sealed class TenantScope
     /// <summary>The default tenant of a host; in a multi-tenant host it refuses every statement (a call must name its tenant).</summary>
     public static TenantScope Default(bool multiTenant) => new(string.Empty, string.Empty, multiTenant);
 
-    /// <summary>A named tenant, its id checked.</summary>
-    public static TenantScope For(string quotedSchema, string? tenantId) => new(CheckId(tenantId), $"call {quotedSchema}.use_tenant(@{ParameterName});\n", false);
+    /// <summary>The statement that names the tenant, put before each of a named tenant's statements (one per schema).</summary>
+    public static string Prefix(string quotedSchema) => $"call {quotedSchema}.use_tenant(@{ParameterName});\n";
+
+    /// <summary>A named tenant, its id checked; <paramref name="prefix"/> is the schema's <see cref="Prefix"/>.</summary>
+    public static TenantScope For(string prefix, string? tenantId) => new(CheckId(tenantId), prefix, false);
 
     /// <summary>The reader of every tenant's events (subscriptions, the global head): it can read events only.</summary>
-    public static TenantScope All(string quotedSchema) => new(AllTenants, $"call {quotedSchema}.use_tenant(@{ParameterName});\n", false);
+    public static TenantScope All(string prefix) => new(AllTenants, prefix, false);
 
     /// <summary>The statement as it is sent: the tenant's <c>CALL</c> first, when the tenant is named.</summary>
     public string Sql(string sql)

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Pliers.Data.Forms;
 using Pliers.Data.Submissions;
 using Pliers.Data.Tests.Infrastructure;
+using static Pliers.Data.Tests.Infrastructure.TestJson;
 
 namespace Pliers.Data.Tests.Forms;
 
@@ -21,28 +22,26 @@ public sealed class CheckDraftTests(PostgresFixture postgres, MigratedSchema sch
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private static JsonElement Json(string json) => JsonDocument.Parse(json).RootElement.Clone();
-
     [Fact]
     public async Task A_draft_lists_the_stored_submissions_it_would_refuse_paged_with_every_error()
     {
-        var v1 = await Forms.CreateAsync("signup", Json("""{"schema": {"type": "object", "properties": {"age": {"type": "integer"}, "email": {"type": "string"}}}}"""), null, Ct);
+        var v1 = await Forms.CreateAsync("signup", JsonOf("""{"schema": {"type": "object", "properties": {"age": {"type": "integer"}, "email": {"type": "string"}}}}"""), null, Ct);
         await Forms.PublishAsync(v1.Id, null, Ct);
         var failing = new List<Guid>();
         for (var i = 0; i < 25; i++)
         {
             // every third lacks an email; every fifth is under 18 (both: two errors)
             var email = i % 3 == 0 ? "" : $$""", "email": "u{{i}}@example.org" """;
-            var s = await Submissions.CreateAsync("signup", Json($$"""{"age": {{(i % 5 == 0 ? 12 : 30)}}{{email}}}"""), null, Ct);
+            var s = await Submissions.CreateAsync("signup", JsonOf($$"""{"age": {{(i % 5 == 0 ? 12 : 30)}}{{email}}}"""), null, Ct);
             if (i % 3 == 0 || i % 5 == 0)
             {
                 failing.Add(s.Id);
             }
         }
 
-        var deleted = await Submissions.CreateAsync("signup", Json("""{"age": 1}"""), null, Ct);
+        var deleted = await Submissions.CreateAsync("signup", JsonOf("""{"age": 1}"""), null, Ct);
         await Submissions.DeleteAsync(deleted.Id, null, Ct);
-        var draft = await Forms.CreateVersionAsync("signup", Json("""{"schema": {"type": "object", "required": ["email"], "properties": {"age": {"type": "integer", "minimum": 18}, "email": {"type": "string", "format": "email"}}}}"""), null, Ct);
+        var draft = await Forms.CreateVersionAsync("signup", JsonOf("""{"schema": {"type": "object", "required": ["email"], "properties": {"age": {"type": "integer", "minimum": 18}, "email": {"type": "string", "format": "email"}}}}"""), null, Ct);
 
         var found = new List<DraftCheckFailure>();
         string? cursor = null;
@@ -68,7 +67,7 @@ public sealed class CheckDraftTests(PostgresFixture postgres, MigratedSchema sch
         using var output = new StringWriter();
         Assert.Equal(1, await Pliers.Data.Cli.CliApp.RunAsync(["check-draft", "--form", "signup", "--connection", postgres.ConnectionString, "--schema", _host.Schema], output, TextWriter.Null, Ct));
         Assert.Contains($"draft signup v2 against the submissions of v1: {failing.Count} would not validate", output.ToString(), StringComparison.Ordinal);
-        await Forms.UpdateDraftAsync(draft.Id, draft.RowVersion, Json("""{"schema": {"type": "object"}}"""), null, Ct);
+        await Forms.UpdateDraftAsync(draft.Id, draft.RowVersion, JsonOf("""{"schema": {"type": "object"}}"""), null, Ct);
         Assert.Empty((await Forms.CheckDraftAsync(draft.Id, null, 50, Ct)).Items);
         Assert.Equal(0, await Pliers.Data.Cli.CliApp.RunAsync(["check-draft", "--form", "signup", "--connection", postgres.ConnectionString, "--schema", _host.Schema], TextWriter.Null, TextWriter.Null, Ct));
 

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Pliers.Data.Forms;
 using Pliers.Data.Submissions;
 using Pliers.Data.Tests.Infrastructure;
+using static Pliers.Data.Tests.Infrastructure.TestJson;
 
 namespace Pliers.Data.Tests.Forms;
 
@@ -24,22 +25,20 @@ public sealed class ExportTests(PostgresFixture postgres, MigratedSchema schema)
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private static JsonElement Json(string json) => JsonDocument.Parse(json).RootElement.Clone();
-
     /// <summary>Two versions with different properties; hostile text (commas, quotes, newlines, formulas, unicode).</summary>
     private async Task<List<FormSubmission>> SeedAsync()
     {
-        var v1 = await Forms.CreateAsync("survey", Json("""{"schema": {"type": "object", "properties": {"name": {"type": "string"}, "address": {"type": "object", "properties": {"city": {"type": "string"}, "zip": {"type": "string"}}}, "tags": {"type": "array"}}}}"""), null, Ct);
+        var v1 = await Forms.CreateAsync("survey", JsonOf("""{"schema": {"type": "object", "properties": {"name": {"type": "string"}, "address": {"type": "object", "properties": {"city": {"type": "string"}, "zip": {"type": "string"}}}, "tags": {"type": "array"}}}}"""), null, Ct);
         await Forms.PublishAsync(v1.Id, null, Ct);
         var made = new List<FormSubmission>
         {
-            await Submissions.CreateAsync("survey", Json("""{"name": "Ada, \"the\" first\nline two", "address": {"city": "Zürich 🏔", "zip": "8001"}, "tags": ["a", 1]}"""), null, Ct),
-            await Submissions.CreateAsync("survey", Json("""{"name": "=HYPERLINK(\"x\")"}"""), null, Ct),
+            await Submissions.CreateAsync("survey", JsonOf("""{"name": "Ada, \"the\" first\nline two", "address": {"city": "Zürich 🏔", "zip": "8001"}, "tags": ["a", 1]}"""), null, Ct),
+            await Submissions.CreateAsync("survey", JsonOf("""{"name": "=HYPERLINK(\"x\")"}"""), null, Ct),
         };
-        var v2 = await Forms.CreateVersionAsync("survey", Json("""{"schema": {"type": "object", "properties": {"name": {"type": "string"}, "score": {"type": "number"}, "ok": {"type": "boolean"}}}}"""), null, Ct);
+        var v2 = await Forms.CreateVersionAsync("survey", JsonOf("""{"schema": {"type": "object", "properties": {"name": {"type": "string"}, "score": {"type": "number"}, "ok": {"type": "boolean"}}}}"""), null, Ct);
         await Forms.PublishAsync(v2.Id, null, Ct);
-        made.Add(await Submissions.CreateAsync("survey", Json("""{"name": "  padded  ", "score": 1.50, "ok": true}"""), null, Ct));
-        var gone = await Submissions.CreateAsync("survey", Json("""{"name": "deleted"}"""), null, Ct);
+        made.Add(await Submissions.CreateAsync("survey", JsonOf("""{"name": "  padded  ", "score": 1.50, "ok": true}"""), null, Ct));
+        var gone = await Submissions.CreateAsync("survey", JsonOf("""{"name": "deleted"}"""), null, Ct);
         await Submissions.DeleteAsync(gone.Id, null, Ct);
         return made;
     }
@@ -74,7 +73,7 @@ public sealed class ExportTests(PostgresFixture postgres, MigratedSchema schema)
 
         // Filtered like a query; deleted ones only when asked.
         using var filtered = new MemoryStream();
-        Assert.Equal(1, await Submissions.ExportAsync("survey", SubmissionExportFormat.Csv, filtered, new SubmissionQuery { DataContains = Json("""{"ok": true}""") }, null, Ct));
+        Assert.Equal(1, await Submissions.ExportAsync("survey", SubmissionExportFormat.Csv, filtered, new SubmissionQuery { DataContains = JsonOf("""{"ok": true}""") }, null, Ct));
         using var all = new MemoryStream();
         Assert.Equal(4, await Submissions.ExportAsync("survey", SubmissionExportFormat.Csv, all, new SubmissionQuery { IncludeDeleted = true }, null, Ct));
         await Assert.ThrowsAsync<PliersNotFoundException>(() => Submissions.ExportAsync("nope", SubmissionExportFormat.Csv, new MemoryStream(), null, null, Ct));

@@ -5,6 +5,7 @@ using Pliers.Data.Events;
 using Pliers.Data.Forms;
 using Pliers.Data.Submissions;
 using Pliers.Data.Tests.Infrastructure;
+using static Pliers.Data.Tests.Infrastructure.TestJson;
 using Pliers.Data.Tests.Validation;
 
 namespace Pliers.Data.Tests.Forms;
@@ -27,12 +28,10 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private static JsonElement Json(string json) => JsonDocument.Parse(json).RootElement.Clone();
-
     private static JsonElement ContactDefinition()
     {
         var (_, schema, _) = FormSchemas.All.Single(f => f.Name == "contact");
-        return Json($$"""{"fields": [{"name": "name", "label": "Your name"}], "schema": {{schema}}}""");
+        return JsonOf($$"""{"fields": [{"name": "name", "label": "Your name"}], "schema": {{schema}}}""");
     }
 
     private async Task<FormDefinition> PublishedContactAsync(string name = "contact")
@@ -88,14 +87,14 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
     public async Task Drafts_are_edited_with_optimistic_concurrency_and_published_versions_are_immutable()
     {
         var draft = await Forms.CreateAsync("edit-me", ContactDefinition(), null, Ct);
-        var edited = await Forms.UpdateDraftAsync(draft.Id, draft.RowVersion, Json("""{"schema": {"type": "object"}}"""), null, Ct);
+        var edited = await Forms.UpdateDraftAsync(draft.Id, draft.RowVersion, JsonOf("""{"schema": {"type": "object"}}"""), null, Ct);
         Assert.NotEqual(draft.RowVersion, edited.RowVersion);
 
-        var stale = await Assert.ThrowsAsync<PliersConcurrencyException>(() => Forms.UpdateDraftAsync(draft.Id, draft.RowVersion, Json("""{"schema": true}"""), null, Ct));
+        var stale = await Assert.ThrowsAsync<PliersConcurrencyException>(() => Forms.UpdateDraftAsync(draft.Id, draft.RowVersion, JsonOf("""{"schema": true}"""), null, Ct));
         Assert.Equal(draft.Id, stale.EntityId);
 
         var published = await Forms.PublishAsync(draft.Id, null, Ct);
-        await Assert.ThrowsAsync<PliersConflictException>(() => Forms.UpdateDraftAsync(draft.Id, published.RowVersion, Json("""{"schema": true}"""), null, Ct));
+        await Assert.ThrowsAsync<PliersConflictException>(() => Forms.UpdateDraftAsync(draft.Id, published.RowVersion, JsonOf("""{"schema": true}"""), null, Ct));
         await Assert.ThrowsAsync<PliersConflictException>(() => Forms.PublishAsync(draft.Id, null, Ct));
         await Assert.ThrowsAsync<PliersConflictException>(() => Forms.CreateAsync("edit-me", ContactDefinition(), null, Ct));
         Assert.Equal(["form.definition.created", "form.definition.updated", "form.definition.published"], (await StreamAsync(draft.Id)).Select(e => e.EventType));
@@ -110,7 +109,7 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
     [InlineData("""{"schema": {"properties": {"a": {"dependencies": {"b": ["c"]}}}}}""", "/schema/properties/a/dependencies")]
     public async Task An_unusable_schema_is_refused_when_the_definition_is_saved(string definition, string pathPrefix)
     {
-        var error = await Assert.ThrowsAsync<PliersValidationException>(() => Forms.CreateAsync("bad-schema", Json(definition), null, Ct));
+        var error = await Assert.ThrowsAsync<PliersValidationException>(() => Forms.CreateAsync("bad-schema", JsonOf(definition), null, Ct));
         Assert.NotEmpty(error.Errors);
         Assert.Contains(error.Errors, e => e.Path.StartsWith(pathPrefix, StringComparison.Ordinal));
         Assert.Equal(0L, await postgres.ScalarAsync<long>($"select count(*) from {S}.form_definitions"));
@@ -147,13 +146,13 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
     {
         var form = await PublishedContactAsync();
         var flow = Guid.NewGuid();
-        var created = await Submissions.CreateAsync("contact", Json("""{"name": "Ada", "email": "ada@example.org", "age": 36}"""), new EventContext(flow), Ct);
+        var created = await Submissions.CreateAsync("contact", JsonOf("""{"name": "Ada", "email": "ada@example.org", "age": 36}"""), new EventContext(flow), Ct);
         Assert.Equal(form.Id, created.FormDefinitionId);
         Assert.Equal(1, created.FormVersion);
         Assert.Equal(SubmissionStatus.Draft, created.Status);
         Assert.Equal(36, created.Data.GetProperty("age").GetInt32());
 
-        var byId = await Submissions.CreateAsync(form.Id, Json("""{"name": "Bo", "email": "bo@example.org"}"""), null, Ct);
+        var byId = await Submissions.CreateAsync(form.Id, JsonOf("""{"name": "Bo", "email": "bo@example.org"}"""), null, Ct);
         Assert.Equal(byId.Id, (await Submissions.GetByIdAsync(byId.Id, Ct))!.Id);
 
         var events = await StreamAsync(created.Id);
@@ -167,7 +166,7 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
     public async Task Invalid_data_lists_every_error_with_its_pointer_and_writes_nothing()
     {
         await PublishedContactAsync();
-        var error = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.CreateAsync("contact", Json("""{"email": 42, "age": -1, "interests": ["news", "news"], "extra": true}"""), null, Ct));
+        var error = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.CreateAsync("contact", JsonOf("""{"email": 42, "age": -1, "interests": ["news", "news"], "extra": true}"""), null, Ct));
         Assert.Contains(error.Errors, e => e.Keyword == "required");
         Assert.Contains(error.Errors, e => e.Path == "/email" && e.Keyword == "type");
         Assert.Contains(error.Errors, e => e.Path == "/age" && e.Keyword == "minimum");
@@ -180,16 +179,16 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
     [Fact]
     public async Task Bad_input_gets_a_typed_error()
     {
-        await Assert.ThrowsAsync<PliersNotFoundException>(() => Submissions.CreateAsync("nope", Json("{}"), null, Ct));
+        await Assert.ThrowsAsync<PliersNotFoundException>(() => Submissions.CreateAsync("nope", JsonOf("{}"), null, Ct));
         var draft = await Forms.CreateAsync("unpublished", ContactDefinition(), null, Ct);
-        await Assert.ThrowsAsync<PliersNotFoundException>(() => Submissions.CreateAsync("unpublished", Json("{}"), null, Ct));
-        await Assert.ThrowsAsync<PliersConflictException>(() => Submissions.CreateAsync(draft.Id, Json("{}"), null, Ct));
+        await Assert.ThrowsAsync<PliersNotFoundException>(() => Submissions.CreateAsync("unpublished", JsonOf("{}"), null, Ct));
+        await Assert.ThrowsAsync<PliersConflictException>(() => Submissions.CreateAsync(draft.Id, JsonOf("{}"), null, Ct));
         await PublishedContactAsync();
 
-        var notObject = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.CreateAsync("contact", Json("[1]"), null, Ct));
+        var notObject = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.CreateAsync("contact", JsonOf("[1]"), null, Ct));
         Assert.Equal("type", Assert.Single(notObject.Errors).Keyword);
 
-        var huge = Json($$"""{"name": "x", "email": "a@b", "message": "{{new string('m', 10 * 1024 * 1024)}}"}""");
+        var huge = JsonOf($$"""{"name": "x", "email": "a@b", "message": "{{new string('m', 10 * 1024 * 1024)}}"}""");
         var tooBig = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.CreateAsync("contact", huge, null, Ct));
         Assert.Equal("maxBytes", Assert.Single(tooBig.Errors).Keyword);
 
@@ -198,12 +197,12 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
         var tooDeep = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.CreateAsync("contact", deep, null, Ct));
         Assert.Equal("maxDepth", Assert.Single(tooDeep.Errors).Keyword);
 
-        var nul = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.CreateAsync("contact", Json("""{"name": "a\u0000b", "email": "a@b"}"""), null, Ct));
+        var nul = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.CreateAsync("contact", JsonOf("""{"name": "a\u0000b", "email": "a@b"}"""), null, Ct));
         Assert.Equal("jsonb", Assert.Single(nul.Errors).Keyword);
 
         foreach (var hostile in new[] { "'; drop table events; --", "%", "_", "\\", "contact' or '1'='1" })
         {
-            await Assert.ThrowsAsync<PliersNotFoundException>(() => Submissions.CreateAsync(hostile, Json("{}"), null, Ct));
+            await Assert.ThrowsAsync<PliersNotFoundException>(() => Submissions.CreateAsync(hostile, JsonOf("{}"), null, Ct));
             var page = await Submissions.QueryAsync(new SubmissionQuery { TitlePrefix = hostile, FormName = hostile }, Ct);
             Assert.Empty(page.Items);
         }
@@ -216,11 +215,11 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
     public async Task Updates_are_validated_and_concurrency_checked_and_status_moves_follow_the_workflow()
     {
         await PublishedContactAsync();
-        var s = await Submissions.CreateAsync("contact", Json("""{"name": "Ada", "email": "ada@example.org"}"""), null, Ct);
-        var updated = await Submissions.UpdateDataAsync(s.Id, s.RowVersion, Json("""{"name": "Ada L.", "email": "ada@example.org"}"""), null, Ct);
+        var s = await Submissions.CreateAsync("contact", JsonOf("""{"name": "Ada", "email": "ada@example.org"}"""), null, Ct);
+        var updated = await Submissions.UpdateDataAsync(s.Id, s.RowVersion, JsonOf("""{"name": "Ada L.", "email": "ada@example.org"}"""), null, Ct);
         Assert.Equal("Ada L.", updated.Data.GetProperty("name").GetString());
-        await Assert.ThrowsAsync<PliersConcurrencyException>(() => Submissions.UpdateDataAsync(s.Id, s.RowVersion, Json("""{"name": "B", "email": "b@c"}"""), null, Ct));
-        await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.UpdateDataAsync(s.Id, updated.RowVersion, Json("""{"name": ""}"""), null, Ct));
+        await Assert.ThrowsAsync<PliersConcurrencyException>(() => Submissions.UpdateDataAsync(s.Id, s.RowVersion, JsonOf("""{"name": "B", "email": "b@c"}"""), null, Ct));
+        await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.UpdateDataAsync(s.Id, updated.RowVersion, JsonOf("""{"name": ""}"""), null, Ct));
 
         await Assert.ThrowsAsync<PliersConflictException>(() => Submissions.ChangeStatusAsync(s.Id, updated.RowVersion, SubmissionStatus.Approved, null, Ct));
         var submitted = await Submissions.ChangeStatusAsync(s.Id, updated.RowVersion, SubmissionStatus.Submitted, null, Ct);
@@ -241,7 +240,7 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
         var other = await PublishedContactAsync("other");
         for (var i = 0; i < 30; i++)
         {
-            await Submissions.CreateAsync(i % 3 == 0 ? "other" : "contact", Json($$"""{"name": "n{{i}}", "email": "e{{i}}@x", "age": {{i}}, "newsletter": {{(i % 2 == 0 ? "true" : "false")}}}"""), null, Ct);
+            await Submissions.CreateAsync(i % 3 == 0 ? "other" : "contact", JsonOf($$"""{"name": "n{{i}}", "email": "e{{i}}@x", "age": {{i}}, "newsletter": {{(i % 2 == 0 ? "true" : "false")}}}"""), null, Ct);
         }
 
         var all = new List<FormSubmission>();
@@ -258,10 +257,10 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
         Assert.Equal(all.Count, all.Select(s => s.Id).Distinct().Count());
         Assert.True(all.Zip(all.Skip(1)).All(p => p.First.CreatedAt > p.Second.CreatedAt || (p.First.CreatedAt == p.Second.CreatedAt && p.First.Id.CompareTo(p.Second.Id) > 0)));
 
-        var contains = await Submissions.QueryAsync(new SubmissionQuery { FormDefinitionId = form.Id, DataContains = Json("""{"newsletter": true}""") }, Ct);
+        var contains = await Submissions.QueryAsync(new SubmissionQuery { FormDefinitionId = form.Id, DataContains = JsonOf("""{"newsletter": true}""") }, Ct);
         Assert.All(contains.Items, s => Assert.True(s.Data.GetProperty("newsletter").GetBoolean()));
         Assert.Equal(10, contains.Items.Count);
-        Assert.Equal(15L, await Submissions.CountAsync(new SubmissionQuery { DataContains = Json("""{"newsletter": true}""") }, Ct));
+        Assert.Equal(15L, await Submissions.CountAsync(new SubmissionQuery { DataContains = JsonOf("""{"newsletter": true}""") }, Ct));
         Assert.Equal(10L, await Submissions.CountAsync(new SubmissionQuery { FormName = "other" }, Ct));
         Assert.Equal(0L, await Submissions.CountAsync(new SubmissionQuery { FormDefinitionId = other.Id, Status = SubmissionStatus.Approved }, Ct));
         Assert.Equal(30L, await Submissions.CountAsync(new SubmissionQuery { CreatedFrom = DateTimeOffset.UtcNow.AddMinutes(-5), CreatedTo = DateTimeOffset.UtcNow.AddMinutes(5) }, Ct));
@@ -279,11 +278,11 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
     [Fact]
     public async Task Priority_and_title_come_from_the_data()
     {
-        var draft = await Forms.CreateAsync("ticket", Json("""{"schema": {"type": "object", "properties": {"title": {"type": "string"}, "priority": {"type": "integer"}}}}"""), null, Ct);
+        var draft = await Forms.CreateAsync("ticket", JsonOf("""{"schema": {"type": "object", "properties": {"title": {"type": "string"}, "priority": {"type": "integer"}}}}"""), null, Ct);
         var form = await Forms.PublishAsync(draft.Id, null, Ct);
         for (var p = 1; p <= 5; p++)
         {
-            await Submissions.CreateAsync("ticket", Json($$"""{"title": "Broken {{p}} 100%_done", "priority": {{p}}}"""), null, Ct);
+            await Submissions.CreateAsync("ticket", JsonOf($$"""{"title": "Broken {{p}} 100%_done", "priority": {{p}}}"""), null, Ct);
         }
 
         Assert.Equal(3, (await Submissions.QueryAsync(new SubmissionQuery { FormDefinitionId = form.Id, PriorityFrom = 2, PriorityTo = 4 }, Ct)).Items.Count);
@@ -295,7 +294,7 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
     public async Task Bulk_import_is_validated_and_all_or_nothing()
     {
         await PublishedContactAsync();
-        var good = Enumerable.Range(0, 2000).Select(i => Json($$"""{"name": "n{{i}}", "email": "e{{i}}@x"}""")).ToArray();
+        var good = Enumerable.Range(0, 2000).Select(i => JsonOf($$"""{"name": "n{{i}}", "email": "e{{i}}@x"}""")).ToArray();
         Assert.Equal(2000, await Submissions.BulkImportAsync("contact", good, null, Ct));
         Assert.Equal(2000L, await postgres.ScalarAsync<long>($"select count(*) from {S}.form_submissions"));
         Assert.Equal(2000L, await postgres.ScalarAsync<long>($"select count(*) from {S}.events where event_type = 'form.submission.created'"));
@@ -303,13 +302,13 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
         // One created event per imported submission: version 1 of its own stream, marked imported.
         Assert.Equal(0L, await postgres.ScalarAsync<long>($"select count(*) from {S}.form_submissions s where not exists (select from {S}.events e where e.aggregate_id = s.id and e.event_version = 1 and e.aggregate_type = 'form_submission' and (e.event_data ->> 'imported')::boolean)"));
 
-        var mixed = good.Take(100).Append(Json("""{"name": "", "email": 1}""")).ToArray();
+        var mixed = good.Take(100).Append(JsonOf("""{"name": "", "email": 1}""")).ToArray();
         var error = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.BulkImportAsync("contact", mixed, null, Ct));
         Assert.Contains(error.Errors, e => e.Path.StartsWith("/100", StringComparison.Ordinal));
         Assert.Equal(2000L, await postgres.ScalarAsync<long>($"select count(*) from {S}.form_submissions"));
 
         // Every invalid item is named with its index, not only the first the database met; nothing is written.
-        var several = good.Take(50).Append(Json("""{"name": "x"}""")).Concat(good.Take(10)).Append(Json("""{"name": 5, "email": "a@b"}""")).Append(Json("[]")).ToArray();
+        var several = good.Take(50).Append(JsonOf("""{"name": "x"}""")).Concat(good.Take(10)).Append(JsonOf("""{"name": 5, "email": "a@b"}""")).Append(JsonOf("[]")).ToArray();
         error = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.BulkImportAsync("contact", several, null, Ct));
         Assert.Contains(error.Errors, e => e.Path == "/62" && e.Keyword == "type");
         error = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.BulkImportAsync("contact", several[..^1], null, Ct));

@@ -6,6 +6,7 @@ using Pliers.Data.Events;
 using Pliers.Data.Forms;
 using Pliers.Data.Submissions;
 using Pliers.Data.Tests.Infrastructure;
+using static Pliers.Data.Tests.Infrastructure.TestJson;
 
 namespace Pliers.Data.Tests.Forms;
 
@@ -24,11 +25,9 @@ public sealed class RevisionTests(PostgresFixture postgres, MigratedSchema schem
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private static JsonElement Json(string json) => JsonDocument.Parse(json).RootElement.Clone();
-
     private async Task<FormDefinition> PublishAsync(string name, string schemaJson)
     {
-        var draft = await Forms.CreateAsync(name, Json($$"""{"schema": {{schemaJson}}}"""), null, Ct);
+        var draft = await Forms.CreateAsync(name, JsonOf($$"""{"schema": {{schemaJson}}}"""), null, Ct);
         return await Forms.PublishAsync(draft.Id, null, Ct);
     }
 
@@ -36,12 +35,12 @@ public sealed class RevisionTests(PostgresFixture postgres, MigratedSchema schem
     public async Task Every_data_change_keeps_the_replaced_revision_with_its_context_and_the_diff_is_a_json_patch()
     {
         await PublishAsync("claim", """{"type": "object", "properties": {"amount": {"type": "number"}, "items": {"type": "array"}, "note": {"type": "string"}}}""");
-        var created = await Submissions.CreateAsync("claim", Json("""{"amount": 10, "items": ["a", "b", "c"], "note": "first", "a/b~c": 1}"""), new EventContext(Guid.NewGuid()), Ct);
+        var created = await Submissions.CreateAsync("claim", JsonOf("""{"amount": 10, "items": ["a", "b", "c"], "note": "first", "a/b~c": 1}"""), new EventContext(Guid.NewGuid()), Ct);
         Assert.Equal(1, created.Revision);
         var second = new EventContext(Guid.NewGuid(), Guid.NewGuid());
-        var v2 = await Submissions.UpdateDataAsync(created.Id, created.RowVersion, Json("""{"amount": 12.5, "items": ["a", "x"], "a/b~c": 1, "extra": {"k": null}}"""), second, Ct);
+        var v2 = await Submissions.UpdateDataAsync(created.Id, created.RowVersion, JsonOf("""{"amount": 12.5, "items": ["a", "x"], "a/b~c": 1, "extra": {"k": null}}"""), second, Ct);
         Assert.Equal(2, v2.Revision);
-        var v3 = await Submissions.UpdateDataAsync(v2.Id, v2.RowVersion, Json("""{"amount": 12.5, "items": ["a", "x", "y"], "a/b~c": 2, "extra": {"k": "ü ✓ 😀"}}"""), null, Ct);
+        var v3 = await Submissions.UpdateDataAsync(v2.Id, v2.RowVersion, JsonOf("""{"amount": 12.5, "items": ["a", "x", "y"], "a/b~c": 2, "extra": {"k": "ü ✓ 😀"}}"""), null, Ct);
         Assert.Equal(3, v3.Revision);
 
         var revisions = await Submissions.ListRevisionsAsync(created.Id, Ct);
@@ -85,9 +84,9 @@ public sealed class RevisionTests(PostgresFixture postgres, MigratedSchema schem
     public async Task A_stale_update_is_refused_and_leaves_no_revision_and_a_racing_pair_makes_exactly_one()
     {
         await PublishAsync("race", """{"type": "object"}""");
-        var created = await Submissions.CreateAsync("race", Json("""{"n": 0}"""), null, Ct);
-        var first = await Submissions.UpdateDataAsync(created.Id, created.RowVersion, Json("""{"n": 1}"""), null, Ct);
-        await Assert.ThrowsAsync<PliersConcurrencyException>(() => Submissions.UpdateDataAsync(created.Id, created.RowVersion, Json("""{"n": 99}"""), null, Ct));
+        var created = await Submissions.CreateAsync("race", JsonOf("""{"n": 0}"""), null, Ct);
+        var first = await Submissions.UpdateDataAsync(created.Id, created.RowVersion, JsonOf("""{"n": 1}"""), null, Ct);
+        await Assert.ThrowsAsync<PliersConcurrencyException>(() => Submissions.UpdateDataAsync(created.Id, created.RowVersion, JsonOf("""{"n": 99}"""), null, Ct));
         Assert.Equal(2, (await Submissions.ListRevisionsAsync(created.Id, Ct)).Count);
 
         // Two updates that read the same row version, released together: one wins, one is told, one revision more.
@@ -97,7 +96,7 @@ public sealed class RevisionTests(PostgresFixture postgres, MigratedSchema schem
             await barrier.SignalAndWaitAsync(Ct);
             try
             {
-                await Submissions.UpdateDataAsync(first.Id, first.RowVersion, Json($$"""{"n": {{10 + i}}}"""), null, Ct);
+                await Submissions.UpdateDataAsync(first.Id, first.RowVersion, JsonOf($$"""{"n": {{10 + i}}}"""), null, Ct);
                 return "won";
             }
             catch (PliersConcurrencyException)
@@ -115,14 +114,14 @@ public sealed class RevisionTests(PostgresFixture postgres, MigratedSchema schem
     public async Task An_edit_validates_against_the_submissions_own_form_version_after_a_new_version_is_active()
     {
         var v1 = await PublishAsync("versioned", """{"type": "object", "properties": {"age": {"type": "integer"}}}""");
-        var created = await Submissions.CreateAsync("versioned", Json("""{"age": 30}"""), null, Ct);
-        var v2 = await Forms.CreateVersionAsync("versioned", Json("""{"schema": {"type": "object", "required": ["email"], "properties": {"age": {"type": "string"}}}}"""), null, Ct);
+        var created = await Submissions.CreateAsync("versioned", JsonOf("""{"age": 30}"""), null, Ct);
+        var v2 = await Forms.CreateVersionAsync("versioned", JsonOf("""{"schema": {"type": "object", "required": ["email"], "properties": {"age": {"type": "string"}}}}"""), null, Ct);
         await Forms.PublishAsync(v2.Id, null, Ct);
 
-        var edited = await Submissions.UpdateDataAsync(created.Id, created.RowVersion, Json("""{"age": 31}"""), null, Ct);
+        var edited = await Submissions.UpdateDataAsync(created.Id, created.RowVersion, JsonOf("""{"age": 31}"""), null, Ct);
         Assert.Equal(v1.Id, edited.FormDefinitionId);
         Assert.Equal(2, edited.Revision);
-        var invalid = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.UpdateDataAsync(edited.Id, edited.RowVersion, Json("""{"age": "thirty"}"""), null, Ct));
+        var invalid = await Assert.ThrowsAsync<PliersValidationException>(() => Submissions.UpdateDataAsync(edited.Id, edited.RowVersion, JsonOf("""{"age": "thirty"}"""), null, Ct));
         Assert.Contains(invalid.Errors, e => e.Path == "/age" && e.Keyword == "type");
         Assert.Equal(2, (await Submissions.ListRevisionsAsync(created.Id, Ct)).Count);
     }
@@ -131,8 +130,8 @@ public sealed class RevisionTests(PostgresFixture postgres, MigratedSchema schem
     public async Task Revisions_are_immutable_in_the_database()
     {
         await PublishAsync("frozen", """{"type": "object"}""");
-        var created = await Submissions.CreateAsync("frozen", Json("""{"n": 0}"""), null, Ct);
-        await Submissions.UpdateDataAsync(created.Id, created.RowVersion, Json("""{"n": 1}"""), null, Ct);
+        var created = await Submissions.CreateAsync("frozen", JsonOf("""{"n": 0}"""), null, Ct);
+        await Submissions.UpdateDataAsync(created.Id, created.RowVersion, JsonOf("""{"n": 1}"""), null, Ct);
         var error = await Assert.ThrowsAsync<PostgresException>(() => postgres.ExecuteAsync($"update \"{_host.Schema}\".form_submission_revisions set data = '{{}}'"));
         Assert.Equal(PostgresErrorCodes.RestrictViolation, error.SqlState);
         Assert.Equal("form_submission_revisions_immutable", error.ConstraintName);

@@ -4,6 +4,7 @@ using Pliers.Data.Events;
 using Pliers.Data.Forms;
 using Pliers.Data.Submissions;
 using Pliers.Data.Tests.Infrastructure;
+using static Pliers.Data.Tests.Infrastructure.TestJson;
 
 namespace Pliers.Data.Tests.Forms;
 
@@ -22,8 +23,6 @@ public sealed class SoftDeleteTests(PostgresFixture postgres, MigratedSchema sch
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private static JsonElement Json(string json) => JsonDocument.Parse(json).RootElement.Clone();
-
     private async Task<List<string>> EventTypesAsync(Guid id)
     {
         var types = new List<string>();
@@ -38,11 +37,11 @@ public sealed class SoftDeleteTests(PostgresFixture postgres, MigratedSchema sch
     [Fact]
     public async Task A_deleted_submission_is_hidden_everywhere_until_restored_and_cannot_be_changed()
     {
-        var draft = await Forms.CreateAsync("bin", Json("""{"schema": {"type": "object"}}"""), null, Ct);
+        var draft = await Forms.CreateAsync("bin", JsonOf("""{"schema": {"type": "object"}}"""), null, Ct);
         await Forms.PublishAsync(draft.Id, null, Ct);
-        var kept = await Submissions.CreateAsync("bin", Json("""{"n": 1}"""), null, Ct);
-        var doomed = await Submissions.CreateAsync("bin", Json("""{"n": 2}"""), null, Ct);
-        await Submissions.UpdateDataAsync(doomed.Id, doomed.RowVersion, Json("""{"n": 3}"""), null, Ct);
+        var kept = await Submissions.CreateAsync("bin", JsonOf("""{"n": 1}"""), null, Ct);
+        var doomed = await Submissions.CreateAsync("bin", JsonOf("""{"n": 2}"""), null, Ct);
+        await Submissions.UpdateDataAsync(doomed.Id, doomed.RowVersion, JsonOf("""{"n": 3}"""), null, Ct);
 
         var deleted = await Submissions.DeleteAsync(doomed.Id, null, Ct);
         Assert.NotNull(deleted.DeletedAt);
@@ -61,7 +60,7 @@ public sealed class SoftDeleteTests(PostgresFixture postgres, MigratedSchema sch
         Assert.Equal("form_submissions_deleted", again.Rule);
         var change = await Assert.ThrowsAsync<PliersConflictException>(() => Submissions.ChangeStatusAsync(doomed.Id, deleted.RowVersion, SubmissionStatus.Submitted, null, Ct));
         Assert.Equal("form_submissions_deleted", change.Rule);
-        await Assert.ThrowsAsync<PliersConflictException>(() => Submissions.UpdateDataAsync(doomed.Id, deleted.RowVersion, Json("""{"n": 4}"""), null, Ct));
+        await Assert.ThrowsAsync<PliersConflictException>(() => Submissions.UpdateDataAsync(doomed.Id, deleted.RowVersion, JsonOf("""{"n": 4}"""), null, Ct));
         var notDeleted = await Assert.ThrowsAsync<PliersConflictException>(() => Submissions.RestoreAsync(kept.Id, null, Ct));
         Assert.Equal("form_submissions_not_deleted", notDeleted.Rule);
         await Assert.ThrowsAsync<PliersNotFoundException>(() => Submissions.DeleteAsync(Guid.NewGuid(), null, Ct));
@@ -80,21 +79,21 @@ public sealed class SoftDeleteTests(PostgresFixture postgres, MigratedSchema sch
     [Fact]
     public async Task Purge_removes_deleted_submissions_and_their_revisions_for_good_with_a_data_free_event_each()
     {
-        var draft = await Forms.CreateAsync("purge", Json("""{"schema": {"type": "object"}}"""), null, Ct);
+        var draft = await Forms.CreateAsync("purge", JsonOf("""{"schema": {"type": "object"}}"""), null, Ct);
         await Forms.PublishAsync(draft.Id, null, Ct);
-        var live = await Submissions.CreateAsync("purge", Json("""{"secret": "keep"}"""), null, Ct);
+        var live = await Submissions.CreateAsync("purge", JsonOf("""{"secret": "keep"}"""), null, Ct);
         var old = new List<Guid>();
         for (var i = 0; i < 3; i++)
         {
-            var s = await Submissions.CreateAsync("purge", Json($$"""{"secret": "personal {{i}}"}"""), null, Ct);
-            await Submissions.UpdateDataAsync(s.Id, s.RowVersion, Json("""{"secret": "edited"}"""), null, Ct);
+            var s = await Submissions.CreateAsync("purge", JsonOf($$"""{"secret": "personal {{i}}"}"""), null, Ct);
+            await Submissions.UpdateDataAsync(s.Id, s.RowVersion, JsonOf("""{"secret": "edited"}"""), null, Ct);
             await Submissions.DeleteAsync(s.Id, null, Ct);
             old.Add(s.Id);
         }
 
         // Deleted "long ago": moved back by hand, as time would.
         await postgres.ExecuteAsync($"update \"{_host.Schema}\".form_submissions set deleted_at = now() - interval '40 days' where id = any(array['{string.Join("','", old)}']::uuid[])");
-        var recent = await Submissions.CreateAsync("purge", Json("""{"secret": "recent"}"""), null, Ct);
+        var recent = await Submissions.CreateAsync("purge", JsonOf("""{"secret": "recent"}"""), null, Ct);
         await Submissions.DeleteAsync(recent.Id, null, Ct);
 
         Assert.Equal(3, await Submissions.PurgeAsync(TimeSpan.FromDays(30), null, Ct));
@@ -117,14 +116,14 @@ public sealed class SoftDeleteTests(PostgresFixture postgres, MigratedSchema sch
     [Fact]
     public async Task Drafts_can_be_deleted_active_and_archived_definitions_cannot()
     {
-        var draft = await Forms.CreateAsync("drafty", Json("""{"schema": {"type": "object"}}"""), null, Ct);
+        var draft = await Forms.CreateAsync("drafty", JsonOf("""{"schema": {"type": "object"}}"""), null, Ct);
         var deleted = await Forms.DeleteDraftAsync(draft.Id, null, Ct);
         Assert.Equal(draft.Id, deleted.Id);
         Assert.Null(await Forms.GetByIdAsync(draft.Id, Ct));
         Assert.Equal([PliersEventTypes.DefinitionCreated, PliersEventTypes.DefinitionDeleted], await EventTypesAsync(draft.Id));
         await Assert.ThrowsAsync<PliersNotFoundException>(() => Forms.DeleteDraftAsync(draft.Id, null, Ct));
 
-        var active = await Forms.PublishAsync((await Forms.CreateAsync("drafty", Json("""{"schema": {"type": "object"}}"""), null, Ct)).Id, null, Ct);
+        var active = await Forms.PublishAsync((await Forms.CreateAsync("drafty", JsonOf("""{"schema": {"type": "object"}}"""), null, Ct)).Id, null, Ct);
         var refused = await Assert.ThrowsAsync<PliersConflictException>(() => Forms.DeleteDraftAsync(active.Id, null, Ct));
         Assert.Equal("form_definitions_immutable", refused.Rule);
         var archived = await Forms.ArchiveAsync(active.Id, null, Ct);

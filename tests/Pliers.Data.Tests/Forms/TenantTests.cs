@@ -7,6 +7,7 @@ using Pliers.Data.Events;
 using Pliers.Data.Forms;
 using Pliers.Data.Submissions;
 using Pliers.Data.Tests.Infrastructure;
+using static Pliers.Data.Tests.Infrastructure.TestJson;
 
 namespace Pliers.Data.Tests.Forms;
 
@@ -17,8 +18,6 @@ namespace Pliers.Data.Tests.Forms;
 public sealed class TenantTests(PostgresFixture postgres)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    private static JsonElement Json(string json) => JsonDocument.Parse(json).RootElement.Clone();
 
     private static string Schema(string required) =>
         "{\"schema\": {\"type\": \"object\", \"required\": [\"" + required + "\"], \"properties\": {\"" + required + "\": {\"type\": \"integer\"}}}}";
@@ -35,22 +34,22 @@ public sealed class TenantTests(PostgresFixture postgres)
         Assert.Equal(b, submissions.ForTenant(b).TenantId);
 
         // The same name in two tenants (and in the default one): each has its own version 1, active at the same time.
-        var formA = await forms.ForTenant(a).PublishAsync((await forms.ForTenant(a).CreateAsync("intake", Json(Schema("a")), null, Ct)).Id, null, Ct);
-        var formB = await forms.ForTenant(b).PublishAsync((await forms.ForTenant(b).CreateAsync("intake", Json(Schema("b")), null, Ct)).Id, null, Ct);
-        var formDefault = await forms.PublishAsync((await forms.CreateAsync("intake", Json(Schema("d")), null, Ct)).Id, null, Ct);
+        var formA = await forms.ForTenant(a).PublishAsync((await forms.ForTenant(a).CreateAsync("intake", JsonOf(Schema("a")), null, Ct)).Id, null, Ct);
+        var formB = await forms.ForTenant(b).PublishAsync((await forms.ForTenant(b).CreateAsync("intake", JsonOf(Schema("b")), null, Ct)).Id, null, Ct);
+        var formDefault = await forms.PublishAsync((await forms.CreateAsync("intake", JsonOf(Schema("d")), null, Ct)).Id, null, Ct);
         Assert.All(new[] { formA, formB, formDefault }, f => Assert.Equal(1, f.Version));
-        await Assert.ThrowsAsync<PliersConflictException>(() => forms.ForTenant(a).CreateAsync("intake", Json(Schema("a")), null, Ct));
+        await Assert.ThrowsAsync<PliersConflictException>(() => forms.ForTenant(a).CreateAsync("intake", JsonOf(Schema("a")), null, Ct));
 
         // Each tenant's submissions validate against its own active version (the cache keys by tenant too).
-        var inA = await submissions.ForTenant(a).CreateAsync("intake", Json("""{"a": 1}"""), null, Ct);
-        var inB = await submissions.ForTenant(b).CreateAsync("intake", Json("""{"b": 2}"""), null, Ct);
-        await submissions.ForTenant(b).CreateAsync(formB.Id, Json("""{"b": 3}"""), null, Ct);
-        var inDefault = await submissions.CreateAsync("intake", Json("""{"d": 4}"""), null, Ct);
-        var refused = await Assert.ThrowsAsync<PliersValidationException>(() => submissions.ForTenant(a).CreateAsync("intake", Json("""{"b": 1}"""), null, Ct));
+        var inA = await submissions.ForTenant(a).CreateAsync("intake", JsonOf("""{"a": 1}"""), null, Ct);
+        var inB = await submissions.ForTenant(b).CreateAsync("intake", JsonOf("""{"b": 2}"""), null, Ct);
+        await submissions.ForTenant(b).CreateAsync(formB.Id, JsonOf("""{"b": 3}"""), null, Ct);
+        var inDefault = await submissions.CreateAsync("intake", JsonOf("""{"d": 4}"""), null, Ct);
+        var refused = await Assert.ThrowsAsync<PliersValidationException>(() => submissions.ForTenant(a).CreateAsync("intake", JsonOf("""{"b": 1}"""), null, Ct));
         Assert.Contains(refused.Errors, e => e.Keyword == "required");
 
         // Another tenant's definition id is unknown, from the cache or not.
-        await Assert.ThrowsAsync<PliersNotFoundException>(() => submissions.ForTenant(a).CreateAsync(formB.Id, Json("""{"b": 1}"""), null, Ct));
+        await Assert.ThrowsAsync<PliersNotFoundException>(() => submissions.ForTenant(a).CreateAsync(formB.Id, JsonOf("""{"b": 1}"""), null, Ct));
         Assert.Null(await forms.ForTenant(a).GetByIdAsync(formB.Id, Ct));
         Assert.Equal(formA.Id, (await forms.ForTenant(a).GetActiveAsync("intake", Ct))!.Id);
         Assert.Equal(formDefault.Id, (await forms.GetActiveAsync("intake", Ct))!.Id);
@@ -64,29 +63,24 @@ public sealed class TenantTests(PostgresFixture postgres)
         Assert.Null(await submissions.GetByIdAsync(inA.Id, Ct));
         Assert.Equal(inA.Id, (await submissions.ForTenant(a).GetByIdAsync(inA.Id, Ct))!.Id);
         Assert.Equal([inDefault.Id], (await submissions.QueryAsync(new SubmissionQuery { FormName = "intake" }, Ct)).Items.Select(s => s.Id));
-        var streamed = new List<Guid>();
-        await foreach (var s in submissions.ForTenant(b).StreamAsync(new SubmissionQuery { DataContains = Json("""{"b": 2}""") }, Ct))
-        {
-            streamed.Add(s.Id);
-        }
-
-        Assert.Equal([inB.Id], streamed);
+        var streamed = await ToListAsync(submissions.ForTenant(b).StreamAsync(new SubmissionQuery { DataContains = JsonOf("""{"b": 2}""") }, Ct));
+        Assert.Equal([inB.Id], streamed.Select(s => s.Id));
         using (var csv = new MemoryStream())
         {
             Assert.Equal(2, await submissions.ForTenant(b).ExportAsync("intake", SubmissionExportFormat.Ndjson, csv, null, null, Ct));
         }
 
         // Writes to another tenant's rows find nothing; nothing changes.
-        await Assert.ThrowsAsync<PliersNotFoundException>(() => submissions.ForTenant(a).UpdateDataAsync(inB.Id, inB.RowVersion, Json("""{"b": 9}"""), null, Ct));
+        await Assert.ThrowsAsync<PliersNotFoundException>(() => submissions.ForTenant(a).UpdateDataAsync(inB.Id, inB.RowVersion, JsonOf("""{"b": 9}"""), null, Ct));
         await Assert.ThrowsAsync<PliersNotFoundException>(() => submissions.ForTenant(a).ChangeStatusAsync(inB.Id, inB.RowVersion, SubmissionStatus.Submitted, null, Ct));
         await Assert.ThrowsAsync<PliersNotFoundException>(() => submissions.ForTenant(a).DeleteAsync(inB.Id, null, Ct));
         await Assert.ThrowsAsync<PliersNotFoundException>(() => submissions.ForTenant(a).ListRevisionsAsync(inB.Id, Ct));
         await Assert.ThrowsAsync<PliersNotFoundException>(() => forms.ForTenant(a).ArchiveAsync(formB.Id, null, Ct));
         Assert.Equal(0, await submissions.ForTenant(a).PurgeAsync(TimeSpan.Zero, null, Ct));
-        var edited = await submissions.ForTenant(b).UpdateDataAsync(inB.Id, inB.RowVersion, Json("""{"b": 5}"""), null, Ct);
+        var edited = await submissions.ForTenant(b).UpdateDataAsync(inB.Id, inB.RowVersion, JsonOf("""{"b": 5}"""), null, Ct);
         Assert.Equal(2, edited.Revision);
         Assert.Equal(2, (await submissions.ForTenant(b).ListRevisionsAsync(inB.Id, Ct)).Count);
-        Assert.Equal(1, await submissions.ForTenant(b).BulkImportAsync("intake", [Json("""{"b": 6}""")], null, Ct));
+        Assert.Equal(1, await submissions.ForTenant(b).BulkImportAsync("intake", [JsonOf("""{"b": 6}""")], null, Ct));
         Assert.Equal(3, await submissions.ForTenant(b).CountAsync(new SubmissionQuery(), Ct));
 
         // Events carry their tenant; streams and the global read stay inside it.
@@ -96,35 +90,17 @@ public sealed class TenantTests(PostgresFixture postgres)
         await Assert.ThrowsAsync<PliersConcurrencyException>(() => events.ForTenant(b).AppendAsync(stream, "order", ExpectedVersion.Any, [NewEvent.FromJson("placed", "{}")], Ct));
         Assert.Equal(0, await events.ForTenant(b).GetStreamVersionAsync(stream, Ct));
         Assert.Equal(1, await events.ForTenant(a).GetStreamVersionAsync(stream, Ct));
-        var all = new List<StoredEvent>();
-        await foreach (var e in events.ForTenant(a).ReadAllAsync(GlobalPosition.Start, 1000, null, Ct))
-        {
-            all.Add(e);
-        }
-
+        var all = await ToListAsync(events.ForTenant(a).ReadAllAsync(GlobalPosition.Start, 1000, null, Ct));
         Assert.All(all, e => Assert.Equal(a, e.TenantId));
         Assert.Contains(all, e => e.AggregateId == stream);
         Assert.Contains(all, e => e.AggregateId == inA.Id);
-        var defaults = new List<StoredEvent>();
-        await foreach (var e in events.ReadAllAsync(GlobalPosition.Start, 1000, null, Ct))
-        {
-            defaults.Add(e);
-        }
-
+        var defaults = await ToListAsync(events.ReadAllAsync(GlobalPosition.Start, 1000, null, Ct));
         Assert.All(defaults, e => Assert.Equal(string.Empty, e.TenantId));
         Assert.Contains(defaults, e => e.AggregateId == inDefault.Id);
-        var fromB = new List<StoredEvent>();
-        await foreach (var e in events.ForTenant(b).ReadStreamAsync(inB.Id, 1, Ct))
-        {
-            fromB.Add(e);
-        }
-
+        var fromB = await ToListAsync(events.ForTenant(b).ReadStreamAsync(inB.Id, 1, Ct));
         Assert.Equal(["form.submission.created", "form.submission.updated"], fromB.Select(e => e.EventType));
         Assert.All(fromB, e => Assert.Equal(b, e.TenantId));
-        await foreach (var e in events.ForTenant(a).ReadStreamAsync(inB.Id, 1, Ct))
-        {
-            Assert.Fail("tenant A read tenant B's stream");
-        }
+        Assert.Empty(await ToListAsync(events.ForTenant(a).ReadStreamAsync(inB.Id, 1, Ct))); // tenant A does not read B's stream
     }
 
     private sealed class Recording(System.Collections.Concurrent.ConcurrentQueue<(string Tenant, Guid Aggregate)> seen) : Pliers.Data.Subscriptions.ISubscriptionHandler
@@ -158,7 +134,7 @@ public sealed class TenantTests(PostgresFixture postgres)
         var verification = await host.Services.VerifyPliersDatabaseAsync(Ct);
         Assert.True(verification.IsMatch, string.Join("; ", verification.Differences));
         var forms = host.Services.GetRequiredService<IFormDefinitionRepository>().ForTenant("t");
-        var form = await forms.CreateAsync("drift", Json(Schema("a")), null, Ct);
+        var form = await forms.CreateAsync("drift", JsonOf(Schema("a")), null, Ct);
         Assert.NotNull(await forms.GetByIdAsync(form.Id, Ct));
         Assert.Null(await host.Services.GetRequiredService<IFormDefinitionRepository>().GetByIdAsync(form.Id, Ct));
     }
@@ -175,26 +151,26 @@ public sealed class TenantTests(PostgresFixture postgres)
         const string a = "tenant a/with slash", b = "tenant-b";
         var formsA = one.Services.GetRequiredService<IFormDefinitionRepository>().ForTenant(a);
         var formsB = one.Services.GetRequiredService<IFormDefinitionRepository>().ForTenant(b);
-        await formsA.PublishAsync((await formsA.CreateAsync("shared", Json(Schema("x")), null, Ct)).Id, null, Ct);
-        var bV1 = await formsB.PublishAsync((await formsB.CreateAsync("shared", Json(Schema("x")), null, Ct)).Id, null, Ct);
+        await formsA.PublishAsync((await formsA.CreateAsync("common-form", JsonOf(Schema("x")), null, Ct)).Id, null, Ct);
+        var bV1 = await formsB.PublishAsync((await formsB.CreateAsync("common-form", JsonOf(Schema("x")), null, Ct)).Id, null, Ct);
 
         // Host two caches both tenants' version 1 (its listener up first: entries cached before LISTEN are dropped).
         var cache = two.Services.GetRequiredService<ActiveDefinitionCache>();
         var inTwoA = two.Services.GetRequiredService<IFormSubmissionRepository>().ForTenant(a);
         var inTwoB = two.Services.GetRequiredService<IFormSubmissionRepository>().ForTenant(b);
-        await inTwoA.CreateAsync("shared", Json("""{"x": 1}"""), null, Ct);
+        await inTwoA.CreateAsync("common-form", JsonOf("""{"x": 1}"""), null, Ct);
         await Eventually.WaitAsync(() => cache.Listening, "the definition listener listens");
-        await inTwoA.CreateAsync("shared", Json("""{"x": 1}"""), null, Ct);
-        await inTwoB.CreateAsync("shared", Json("""{"x": 1}"""), null, Ct);
-        Assert.Equal(1, cache.ByName(a + "\u001fshared")?.Version);
-        Assert.Equal(1, cache.ByName(b + "\u001fshared")?.Version);
+        await inTwoA.CreateAsync("common-form", JsonOf("""{"x": 1}"""), null, Ct);
+        await inTwoB.CreateAsync("common-form", JsonOf("""{"x": 1}"""), null, Ct);
+        Assert.Equal(1, cache.ByName(a + "\u001fcommon-form")?.Version);
+        Assert.Equal(1, cache.ByName(b + "\u001fcommon-form")?.Version);
 
-        var aV2 = await formsA.PublishAsync((await formsA.CreateVersionAsync("shared", Json(Schema("y")), null, Ct)).Id, null, Ct);
-        await Eventually.WaitAsync(() => cache.ByName(a + "\u001fshared") is null, "host two forgets tenant A's archived version");
-        Assert.Equal(1, cache.ByName(b + "\u001fshared")?.Version);
-        var landed = await inTwoA.CreateAsync("shared", Json("""{"y": 2}"""), null, Ct);
+        var aV2 = await formsA.PublishAsync((await formsA.CreateVersionAsync("common-form", JsonOf(Schema("y")), null, Ct)).Id, null, Ct);
+        await Eventually.WaitAsync(() => cache.ByName(a + "\u001fcommon-form") is null, "host two forgets tenant A's archived version");
+        Assert.Equal(1, cache.ByName(b + "\u001fcommon-form")?.Version);
+        var landed = await inTwoA.CreateAsync("common-form", JsonOf("""{"y": 2}"""), null, Ct);
         Assert.Equal(aV2.Id, landed.FormDefinitionId);
-        Assert.Equal(bV1.Id, (await inTwoB.CreateAsync("shared", Json("""{"x": 3}"""), null, Ct)).FormDefinitionId);
+        Assert.Equal(bV1.Id, (await inTwoB.CreateAsync("common-form", JsonOf("""{"x": 3}"""), null, Ct)).FormDefinitionId);
     }
 
     [Theory]
@@ -224,20 +200,15 @@ public sealed class TenantTests(PostgresFixture postgres)
         var forms = host.Services.GetRequiredService<IFormDefinitionRepository>();
         var submissions = host.Services.GetRequiredService<IFormSubmissionRepository>();
         var events = host.Services.GetRequiredService<IEventStore>();
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => forms.CreateAsync("f", Json(Schema("a")), null, Ct));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => forms.CreateAsync("f", JsonOf(Schema("a")), null, Ct));
         Assert.Contains("ForTenant", error.Message, StringComparison.Ordinal);
         await Assert.ThrowsAsync<InvalidOperationException>(() => submissions.GetByIdAsync(Guid.NewGuid(), Ct));
         await Assert.ThrowsAsync<InvalidOperationException>(() => submissions.CountAsync(new SubmissionQuery(), Ct));
         await Assert.ThrowsAsync<InvalidOperationException>(() => events.AppendAsync(Guid.NewGuid(), "t", ExpectedVersion.Any, [NewEvent.FromJson("e", "{}")], Ct));
-        await Assert.ThrowsAsync<InvalidOperationException>(async () =>
-        {
-            await foreach (var e in events.ReadAllAsync(GlobalPosition.Start, 10, null, Ct))
-            {
-            }
-        });
+        await Assert.ThrowsAsync<InvalidOperationException>(() => ToListAsync(events.ReadAllAsync(GlobalPosition.Start, 10, null, Ct)));
 
         // Named, it works; the global head (a position, not data) needs no tenant.
-        var form = await forms.ForTenant("t1").CreateAsync("f", Json(Schema("a")), null, Ct);
+        var form = await forms.ForTenant("t1").CreateAsync("f", JsonOf(Schema("a")), null, Ct);
         Assert.Equal(form.Id, (await forms.ForTenant("t1").GetByIdAsync(form.Id, Ct))!.Id);
         await HeadReachesAsync(events, 1);
         Assert.Equal(0, await postgres.ScalarAsync<long>($"select count(*) from \"{schema}\".form_definitions where tenant_id = ''"));
@@ -277,14 +248,14 @@ public sealed class TenantTests(PostgresFixture postgres)
             var ids = new Dictionary<string, Guid>();
             foreach (var tenant in new[] { "A", "B" })
             {
-                var draft = await forms.ForTenant(tenant).CreateAsync("wall", Json(Schema("n")), null, Ct);
+                var draft = await forms.ForTenant(tenant).CreateAsync("wall", JsonOf(Schema("n")), null, Ct);
                 await forms.ForTenant(tenant).PublishAsync(draft.Id, null, Ct);
-                var created = await submissions.ForTenant(tenant).CreateAsync("wall", Json("""{"n": 1}"""), null, Ct);
-                created = await submissions.ForTenant(tenant).UpdateDataAsync(created.Id, created.RowVersion, Json("""{"n": 2}"""), null, Ct);
+                var created = await submissions.ForTenant(tenant).CreateAsync("wall", JsonOf("""{"n": 1}"""), null, Ct);
+                created = await submissions.ForTenant(tenant).UpdateDataAsync(created.Id, created.RowVersion, JsonOf("""{"n": 2}"""), null, Ct);
                 ids[tenant] = created.Id;
-                Assert.Equal(2, await submissions.ForTenant(tenant).BulkImportAsync("wall", [Json("""{"n": 3}"""), Json("""{"n": 4}""")], null, Ct));
-                await Assert.ThrowsAsync<PliersValidationException>(() => submissions.ForTenant(tenant).BulkImportAsync("wall", [Json("""{"n": "x"}""")], null, Ct));
-                var notAnObject = await Assert.ThrowsAsync<PliersValidationException>(() => submissions.ForTenant(tenant).BulkImportAsync("wall", [Json("""{"n": 5}"""), Json("[]")], null, Ct));
+                Assert.Equal(2, await submissions.ForTenant(tenant).BulkImportAsync("wall", [JsonOf("""{"n": 3}"""), JsonOf("""{"n": 4}""")], null, Ct));
+                await Assert.ThrowsAsync<PliersValidationException>(() => submissions.ForTenant(tenant).BulkImportAsync("wall", [JsonOf("""{"n": "x"}""")], null, Ct));
+                var notAnObject = await Assert.ThrowsAsync<PliersValidationException>(() => submissions.ForTenant(tenant).BulkImportAsync("wall", [JsonOf("""{"n": 5}"""), JsonOf("[]")], null, Ct));
                 Assert.Contains(notAnObject.Errors, e => e.Path == "/1");
                 Assert.Equal(3, await submissions.ForTenant(tenant).CountAsync(new SubmissionQuery(), Ct));
             }

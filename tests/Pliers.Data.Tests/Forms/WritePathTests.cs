@@ -6,6 +6,7 @@ using Npgsql;
 using Pliers.Data.Forms;
 using Pliers.Data.Submissions;
 using Pliers.Data.Tests.Infrastructure;
+using static Pliers.Data.Tests.Infrastructure.TestJson;
 
 namespace Pliers.Data.Tests.Forms;
 
@@ -19,9 +20,7 @@ public sealed class WritePathTests(PostgresFixture postgres)
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static JsonElement Json(string json) => JsonDocument.Parse(json).RootElement.Clone();
-
-    private static JsonElement Named(string name) => Json(JsonSerializer.Serialize(new { name }));
+    private static JsonElement Named(string name) => JsonOf(JsonSerializer.Serialize(new { name }));
 
     private static ActiveDefinitionCache Cache(PliersHost host) => host.Services.GetRequiredService<ActiveDefinitionCache>();
 
@@ -195,10 +194,10 @@ public sealed class WritePathTests(PostgresFixture postgres)
         var events = await postgres.QueryAsync<(string, int)>($"""select event_type, event_version from "{host.Schema}".events where aggregate_id = '{created.Id}' order by event_version""");
         Assert.Equal([("form.submission.created", 1), ("form.submission.submitted", 2), ("form.submission.updated", 3)], events);
         var changed = await postgres.ScalarAsync<string>($"""select event_data::text from "{host.Schema}".events where aggregate_id = '{created.Id}' and event_version = 2""");
-        var change = Json(changed!);
+        var change = JsonOf(changed!);
         Assert.Equal("draft", change.GetProperty("from").GetString());
         Assert.Equal("submitted", change.GetProperty("to").GetString());
-        var data = Json((await postgres.ScalarAsync<string>($"""select event_data::text from "{host.Schema}".events where aggregate_id = '{created.Id}' and event_version = 3"""))!);
+        var data = JsonOf((await postgres.ScalarAsync<string>($"""select event_data::text from "{host.Schema}".events where aggregate_id = '{created.Id}' and event_version = 3"""))!);
         Assert.Equal(created.FormDefinitionId, data.GetProperty("formDefinitionId").GetGuid());
         Assert.Equal(1, data.GetProperty("formVersion").GetInt32());
     }
@@ -218,7 +217,7 @@ public sealed class WritePathTests(PostgresFixture postgres)
         await Assert.ThrowsAsync<PliersConcurrencyException>(() => submissions.UpdateDataAsync(created.Id, created.RowVersion + 1, Named("x"), null, Ct));
         var move = await Assert.ThrowsAsync<PliersConflictException>(() => submissions.ChangeStatusAsync(created.Id, created.RowVersion, SubmissionStatus.Approved, null, Ct));
         Assert.Equal("form_submissions_status_transition", move.Rule);
-        var invalid = await Assert.ThrowsAsync<PliersValidationException>(() => submissions.UpdateDataAsync(created.Id, created.RowVersion, Json("""{"name": 5}"""), null, Ct));
+        var invalid = await Assert.ThrowsAsync<PliersValidationException>(() => submissions.UpdateDataAsync(created.Id, created.RowVersion, JsonOf("""{"name": 5}"""), null, Ct));
         Assert.Contains(invalid.Errors, e => e.Path == "/name" && e.Keyword == "type");
 
         var after = (await submissions.GetByIdAsync(created.Id, Ct))!;

@@ -175,11 +175,11 @@ public sealed class WebApiTests(PostgresFixture postgres)
             var ids = new Dictionary<string, Guid>();
             foreach (var tenant in new[] { "north", "süd" })
             {
-                var created = await SendAsync(HttpMethod.Post, "/forms", Uri.EscapeDataString(tenant), new { name = "shared-name", definition = JsonDocument.Parse("""{"schema": {"type": "object"}}""").RootElement });
+                var created = await SendAsync(HttpMethod.Post, "/forms", Uri.EscapeDataString(tenant), new { name = "same-name", definition = JsonDocument.Parse("""{"schema": {"type": "object"}}""").RootElement });
                 Assert.Equal(HttpStatusCode.Created, created.StatusCode);
                 var formId = (await created.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetGuid();
                 Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, $"/forms/{formId}/publish", Uri.EscapeDataString(tenant))).StatusCode);
-                var submitted = await SendAsync(HttpMethod.Post, "/forms/shared-name/submissions", Uri.EscapeDataString(tenant), new { who = tenant });
+                var submitted = await SendAsync(HttpMethod.Post, "/forms/same-name/submissions", Uri.EscapeDataString(tenant), new { who = tenant });
                 Assert.Equal(HttpStatusCode.Created, submitted.StatusCode);
                 ids[tenant] = (await submitted.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetGuid();
             }
@@ -187,7 +187,7 @@ public sealed class WebApiTests(PostgresFixture postgres)
             Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Get, $"/submissions/{ids["north"]}", "north")).StatusCode);
             Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Get, $"/submissions/{ids["north"]}", Uri.EscapeDataString("süd"))).StatusCode);
             Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Delete, $"/submissions/{ids["north"]}", Uri.EscapeDataString("süd"))).StatusCode);
-            var page = await (await SendAsync(HttpMethod.Get, "/submissions?form=shared-name", "north")).Content.ReadFromJsonAsync<JsonElement>(Ct);
+            var page = await (await SendAsync(HttpMethod.Get, "/submissions?form=same-name", "north")).Content.ReadFromJsonAsync<JsonElement>(Ct);
             Assert.Equal([ids["north"]], page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetGuid()));
 
             // No tenant in a multi-tenant deployment is refused (never the default tenant), as is a bad tenant id: 400.
