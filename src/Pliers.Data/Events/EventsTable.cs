@@ -176,7 +176,7 @@ internal sealed class EventsTable
     /// <summary>
     /// The insert of one library event inside another table's write statement (a CTE of it): one event per row of
     /// <paramref name="source"/>, for the aggregate in its <c>id</c> column, with the data and stream version the
-    /// SQL expressions give. Its parameters come from <see cref="AddEventParameters"/>.
+    /// SQL expressions give. Its parameters come from <c>AddEventParameters</c>.
     /// </summary>
     public string InsertOneFrom(string source, string dataExpression, string versionExpression) => $"""
         insert into {Name} (id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id)
@@ -190,6 +190,16 @@ internal sealed class EventsTable
     /// tenant; without one the look-up can stay on the index (no heap visit to read <c>tenant_id</c>).
     /// </summary>
     public string NextVersionOfId => $"coalesce((select event_version from {Name} where aggregate_id = @id order by event_version desc limit 1), 0) + 1";
+
+    /// <summary>Adds the parameters of <see cref="InsertOneFrom"/> to a raw command (the prepared single-statement writes): a new event id, the types and the context's ids.</summary>
+    public static void AddEventParameters(NpgsqlParameterCollection parameters, string aggregateType, string eventType, EventContext? context)
+    {
+        parameters.Add(new NpgsqlParameter<Guid>("event_id", NpgsqlDbType.Uuid) { TypedValue = Guid.CreateVersion7() });
+        parameters.Add(new NpgsqlParameter<string>("aggregate_type", NpgsqlDbType.Text) { TypedValue = aggregateType });
+        parameters.Add(new NpgsqlParameter<string>("event_type", NpgsqlDbType.Text) { TypedValue = eventType });
+        parameters.Add(new NpgsqlParameter<Guid?>("correlation_id", NpgsqlDbType.Uuid) { TypedValue = context?.CorrelationId });
+        parameters.Add(new NpgsqlParameter<Guid?>("causation_id", NpgsqlDbType.Uuid) { TypedValue = context?.CausationId });
+    }
 
     /// <summary>Adds the parameters of <see cref="InsertOneFrom"/>: a new event id, the types and the context's ids.</summary>
     public static DynamicParameters AddEventParameters(DynamicParameters parameters, string aggregateType, string eventType, EventContext? context)

@@ -39,6 +39,51 @@ internal sealed class PliersWriter(PliersDatabase database, PostgresEventStore e
         }
     }
 
+    /// <summary>
+    /// <see cref="StatementAsync{T}"/> for the hot single-statement writes (a submission's create and status change), on
+    /// raw Npgsql: the command is prepared explicitly per physical connection when the data source allows it (as the
+    /// append is), and its parameters are typed by hand. Measured: Dapper's command and parameter handling made the
+    /// status change ~0.15 ms slower than the same statement sent this way (docs/performance.md). The row is still
+    /// mapped by Dapper's row parser.
+    /// </summary>
+    public async Task<T?> PreparedStatementAsync<T>(string sql, Action<NpgsqlParameterCollection> bind, CancellationToken cancellationToken)
+        where T : class
+    {
+        var connection = await database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand(sql, connection);
+            await using (command.ConfigureAwait(false))
+            {
+                tenant.Apply(command);
+                bind(command.Parameters);
+                try
+                {
+                    if (database.PrepareStatements)
+                    {
+                        await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    T? row = null;
+                    var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                    await using (reader.ConfigureAwait(false))
+                    {
+                        await foreach (var each in Db.RowsAsync<T>(reader, cancellationToken).ConfigureAwait(false))
+                        {
+                            row = row is null ? each : throw new InvalidOperationException("A single-row write statement returned more than one row.");
+                        }
+                    }
+
+                    return row;
+                }
+                catch (PostgresException e) when (PostgresErrors.Translate(e) is { } translated)
+                {
+                    throw translated;
+                }
+            }
+        }
+    }
+
     /// <summary>Counts and announces events a committed statement wrote.</summary>
     public void Announce(int eventCount) => events.Announce(eventCount);
 

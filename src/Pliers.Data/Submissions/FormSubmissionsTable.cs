@@ -52,14 +52,16 @@ internal sealed class FormSubmissionsTable
         // A change applies only when the caller's row version is the row's (and, for a status change, the move is
         // allowed from its status); the update itself is the lock. A row changed concurrently fails the row-version
         // check when the update re-reads it, so nothing is written. No row back means refused: State then tells why.
-        // The sub-select for the event's "from" sees the statement's snapshot, i.e. the row as it was before the update.
+        // The event's "from" is @from_status when the move has one possible source (every move but archiving); else the
+        // sub-select reads it, seeing the statement's snapshot, i.e. the row as it was before the update. COALESCE
+        // evaluates the sub-select (an init plan) only when it needs it: the common moves skip a second index look-up.
         ChangeStatus = $"""
             with changed as (
                 update {t} s set status = @status
                 where s.id = @id and s.xmin = @row_version::text::xid and s.status = any(@from) and s.deleted_at is null and s.tenant_id = {ct}
                 returning {Columns("s.")}
             ), event as (
-                {events.InsertOneFrom("changed", $"jsonb_build_object('from', (select status from {t} where id = @id and {tn}), 'to', @status::text)", events.NextVersionOfId)}
+                {events.InsertOneFrom("changed", $"jsonb_build_object('from', coalesce(@from_status::text, (select status from {t} where id = @id and {tn})), 'to', @status::text)", events.NextVersionOfId)}
             )
             select * from changed
             """;

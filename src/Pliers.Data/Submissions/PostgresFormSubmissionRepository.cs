@@ -1,3 +1,4 @@
+using System.Data;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -85,10 +86,18 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         {
             var definition = await ActiveDefinitionAsync(key, fromCache: attempt == 1, cancellationToken).ConfigureAwait(false);
             _validator.Validate(definition.Id, definition.Version, definition.Schema, data);
-            var parameters = new DynamicParameters(new { id = Guid.CreateVersion7(), definition = definition.Id, data = json });
-            parameters.Add("event_data", JsonSerializer.Serialize(new FormSubmissionCreated(definition.Id, definition.Version, definition.Name, false), JsonSerializerOptions.Web));
-            EventsTable.AddEventParameters(parameters, AggregateType, PliersEventTypes.SubmissionCreated, context);
-            var row = await _writer.StatementAsync<SubmissionRow>(_table.Create, parameters, cancellationToken).ConfigureAwait(false);
+            var eventData = JsonSerializer.Serialize(new FormSubmissionCreated(definition.Id, definition.Version, definition.Name, false), JsonSerializerOptions.Web);
+            var row = await _writer.PreparedStatementAsync<SubmissionRow>(
+                _table.Create,
+                p =>
+                {
+                    p.Add(new NpgsqlParameter<Guid>("id", NpgsqlDbType.Uuid) { TypedValue = Guid.CreateVersion7() });
+                    p.Add(new NpgsqlParameter<Guid>("definition", NpgsqlDbType.Uuid) { TypedValue = definition.Id });
+                    p.Add(new NpgsqlParameter<string>("data", NpgsqlDbType.Text) { TypedValue = json });
+                    p.Add(new NpgsqlParameter<string>("event_data", NpgsqlDbType.Text) { TypedValue = eventData });
+                    EventsTable.AddEventParameters(p, AggregateType, PliersEventTypes.SubmissionCreated, context);
+                },
+                cancellationToken).ConfigureAwait(false);
             if (row is not null)
             {
                 _writer.Announce(1);
@@ -136,10 +145,22 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     public Task<FormSubmission> ChangeStatusAsync(Guid id, uint rowVersion, SubmissionStatus status, EventContext? context = null, CancellationToken cancellationToken = default) =>
         PliersTelemetry.TraceAsync("submissions.status", async () =>
         {
-            var parameters = ChangeParameters(id, rowVersion, "form.submission." + Name(status), context);
-            parameters.Add("status", Name(status));
-            parameters.Add("from", Enum.GetValues<SubmissionStatus>().Where(from => Allowed(from, status)).Select(Name).ToArray());
-            var row = await ChangeAsync(_table.ChangeStatus, parameters, id, rowVersion, status, cancellationToken).ConfigureAwait(false);
+            var eventType = "form.submission." + Name(status);
+            var from = Sources(status);
+            var row = await ChangeStatusCoreAsync(
+                p =>
+                {
+                    p.Add(new NpgsqlParameter<Guid>("id", NpgsqlDbType.Uuid) { TypedValue = id });
+                    p.Add(new NpgsqlParameter<string>("row_version", NpgsqlDbType.Text) { TypedValue = rowVersion.ToString(CultureInfo.InvariantCulture) });
+                    p.Add(new NpgsqlParameter<string>("status", NpgsqlDbType.Text) { TypedValue = Name(status) });
+                    p.Add(new NpgsqlParameter<string[]>("from", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = from });
+                    p.Add(new NpgsqlParameter<string?>("from_status", NpgsqlDbType.Text) { TypedValue = from.Length == 1 ? from[0] : null });
+                    EventsTable.AddEventParameters(p, AggregateType, eventType, context);
+                },
+                id,
+                rowVersion,
+                status,
+                cancellationToken).ConfigureAwait(false);
             _writer.Announce(1);
             return row.ToSubmission(MaxDepth);
         });
@@ -213,23 +234,24 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     }
 
     /// <summary>
-    /// Runs a change statement; when it wrote nothing, reads the row to say why. A writer that held the row while this
-    /// statement waited for it may have appended to the stream after this statement's snapshot: the unique stream
-    /// version refuses the event, and the retry sees the new row version (and refuses the change by it).
+    /// Runs the status change (its parameters bound afresh each attempt, so each has a new event id); when it wrote
+    /// nothing, reads the row to say why. A writer that held the row while this statement waited for it may have
+    /// appended to the stream after this statement's snapshot: the unique stream version refuses the event, and the
+    /// retry sees the new row version (and refuses the change by it).
     /// </summary>
-    private async Task<SubmissionRow> ChangeAsync(string sql, DynamicParameters parameters, Guid id, uint rowVersion, SubmissionStatus? to, CancellationToken cancellationToken)
+    private async Task<SubmissionRow> ChangeStatusCoreAsync(Action<NpgsqlParameterCollection> bind, Guid id, uint rowVersion, SubmissionStatus to, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                if (await _writer.StatementAsync<SubmissionRow>(sql, parameters, cancellationToken).ConfigureAwait(false) is { } row)
+                if (await _writer.PreparedStatementAsync<SubmissionRow>(_table.ChangeStatus, bind, cancellationToken).ConfigureAwait(false) is { } row)
                 {
                     return row;
                 }
 
                 var state = await _writer.StatementAsync<SubmissionState>(_table.State, new { id }, cancellationToken).ConfigureAwait(false);
-                if (attempt < 3 && state is not null && state.RowVersion == rowVersion && to is { } move && Allowed(FormSubmissionsTable.ParseStatus(state.Status), move))
+                if (attempt < 3 && state is not null && state.RowVersion == rowVersion && Allowed(FormSubmissionsTable.ParseStatus(state.Status), to))
                 {
                     // Refused, yet the row now allows the change: it changed back meanwhile (a rolled-back writer); again.
                     continue;
@@ -239,7 +261,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "events_stream_version_key" && attempt < 3)
             {
-                parameters.Add("event_id", Guid.CreateVersion7());
+                // Again; the next attempt binds a new event id.
             }
         }
     }
@@ -268,6 +290,12 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         var from = FormSubmissionsTable.ParseStatus(state.Status);
         return new PliersConflictException($"Submission {id} cannot move from {Name(from)} to {Name(to ?? from)}.", "form_submissions_status_transition");
     }
+
+    /// <summary>The statuses a submission may move to <paramref name="to"/> from, by name (computed once per status).</summary>
+    private static string[] Sources(SubmissionStatus to) => (uint)to < (uint)SourcesByTarget.Length ? SourcesByTarget[(int)to] : [];
+
+    private static readonly string[][] SourcesByTarget =
+        Enum.GetValues<SubmissionStatus>().Select(to => Enum.GetValues<SubmissionStatus>().Where(from => Allowed(from, to)).Select(Name).ToArray()).ToArray();
 
     internal static bool Allowed(SubmissionStatus from, SubmissionStatus to) => (from, to) switch
     {

@@ -203,6 +203,40 @@ public sealed class WritePathTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Every_status_event_names_the_status_it_left_whether_the_move_has_one_source_or_many()
+    {
+        // Moves with one possible source send it with the statement; archiving (from any status) reads it in the
+        // statement. Both must name the status the row really had.
+        await using var host = await PliersHost.MigratedAsync(postgres);
+        await PublishAsync(host, "moves");
+        var submissions = host.Services.GetRequiredService<IFormSubmissionRepository>();
+        SubmissionStatus[][] paths =
+        [
+            [SubmissionStatus.Archived],
+            [SubmissionStatus.Submitted, SubmissionStatus.Archived],
+            [SubmissionStatus.Submitted, SubmissionStatus.Approved, SubmissionStatus.Archived],
+            [SubmissionStatus.Submitted, SubmissionStatus.Rejected, SubmissionStatus.Archived],
+        ];
+        foreach (var path in paths)
+        {
+            var submission = await submissions.CreateAsync("moves", Named("Zoë 🦊"), null, Ct);
+            var expected = new List<(string From, string To)>();
+            var from = "draft";
+            foreach (var to in path)
+            {
+                submission = await submissions.ChangeStatusAsync(submission.Id, submission.RowVersion, to, null, Ct);
+                Assert.Equal(to, submission.Status);
+                expected.Add((from, to.ToString().ToLowerInvariant()));
+                from = to.ToString().ToLowerInvariant();
+            }
+
+            var stored = await postgres.QueryAsync<(string, string)>(
+                $"""select event_data->>'from', event_data->>'to' from "{host.Schema}".events where aggregate_id = '{submission.Id}' and event_version > 1 order by event_version""");
+            Assert.Equal(expected, stored);
+        }
+    }
+
+    [Fact]
     public async Task Every_refusal_of_a_one_statement_write_is_the_typed_exception_and_writes_nothing()
     {
         await using var host = await PliersHost.MigratedAsync(postgres);

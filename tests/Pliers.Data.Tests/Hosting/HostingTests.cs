@@ -144,15 +144,16 @@ public sealed class RegistrationTests(PostgresFixture postgres)
 
     /// <summary>
     /// A host's own data source is used as configured (Npgsql's automatic preparation stays off by default), but the
-    /// append, the measured hot path, prepares itself on it, unless the string turns preparation off explicitly.
+    /// measured hot paths (the append, a submission's create and status change) prepare themselves on it, unless the
+    /// string turns preparation off explicitly.
     /// </summary>
     [Theory]
     [InlineData("", true)]
     [InlineData(";Max Auto Prepare=0", false)]
-    public async Task The_append_prepares_itself_on_a_host_data_source_unless_its_string_turns_preparation_off(string suffix, bool prepared)
+    public async Task The_hot_paths_prepare_themselves_on_a_host_data_source_unless_its_string_turns_preparation_off(string suffix, bool prepared)
     {
         var schema = PostgresFixture.NewSchemaName("prep");
-        await using var hostSource = Npgsql.NpgsqlDataSource.Create(new Npgsql.NpgsqlConnectionStringBuilder(postgres.ConnectionString + suffix) { MaxPoolSize = 3 }.ConnectionString);
+        await using var hostSource = Npgsql.NpgsqlDataSource.Create(new Npgsql.NpgsqlConnectionStringBuilder(postgres.ConnectionString + suffix) { MaxPoolSize = 6 }.ConnectionString);
         await using var services = new ServiceCollection()
             .AddSingleton(hostSource)
             .AddPliersData(o =>
@@ -171,10 +172,29 @@ public sealed class RegistrationTests(PostgresFixture postgres)
                 await store.AppendAsync(stream, "prep", i, [NewEvent.FromJson("e", "{}")], Ct);
             }
 
-            // The append's connection is the pool's idle one (the others, if open, are the store's NOTIFY and LISTEN connections).
-            await using var connection = await hostSource.OpenConnectionAsync(Ct);
-            await using var command = new Npgsql.NpgsqlCommand("select count(*) from pg_prepared_statements where statement like '%insert into%events%'", connection);
-            Assert.Equal(prepared, (long)(await command.ExecuteScalarAsync(Ct))! > 0);
+            var forms = services.GetRequiredService<IFormDefinitionRepository>();
+            var draft = await forms.CreateAsync("prep-form", JsonDocument.Parse("""{"schema":{"type":"object"}}""").RootElement, null, Ct);
+            await forms.PublishAsync(draft.Id, null, Ct);
+            var submissions = services.GetRequiredService<IFormSubmissionRepository>();
+            var submission = await submissions.CreateAsync("prep-form", JsonDocument.Parse("{}").RootElement, null, Ct);
+            await submissions.ChangeStatusAsync(submission.Id, submission.RowVersion, SubmissionStatus.Submitted, null, Ct);
+
+            // The writes ran one after another on the pool's working connection(s); the others are held by LISTEN.
+            // Holding two connections at once sees every idle one (a second, new connection has none prepared).
+            await using var first = await hostSource.OpenConnectionAsync(Ct);
+            await using var second = await hostSource.OpenConnectionAsync(Ct);
+            foreach (var pattern in new[] { "%with head as%insert into%events%", "%with definition as%insert into%form_submissions%", "%update%form_submissions%set status%" })
+            {
+                var found = false;
+                foreach (var connection in new[] { first, second })
+                {
+                    await using var command = new Npgsql.NpgsqlCommand("select count(*) from pg_prepared_statements where statement like @pattern", connection);
+                    command.Parameters.AddWithValue("pattern", pattern);
+                    found |= (long)(await command.ExecuteScalarAsync(Ct))! > 0;
+                }
+
+                Assert.True(found == prepared, $"{pattern}: prepared {found}, expected {prepared}");
+            }
         }
         finally
         {
