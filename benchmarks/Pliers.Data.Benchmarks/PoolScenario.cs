@@ -34,7 +34,8 @@ internal sealed class PoolScenario : IScenario
         var errors = 0;
         try
         {
-            var results = await context.MeasureConcurrentInterleavedAsync(Name, 4, Callers, perCaller, ("pliers", async (caller, i) =>
+            // Eight alternating rounds (four until 2026-12-05: one slow round then moved the ratio by ~0.05).
+            var results = await context.MeasureConcurrentInterleavedAsync(Name, 8, Callers, perCaller, ("pliers", async (caller, i) =>
             {
                 try
                 {
