@@ -1,4 +1,3 @@
-using System.Data;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -259,9 +258,13 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
 
                 throw Refusal(state, id, rowVersion, to);
             }
-            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "events_stream_version_key" && attempt < 3)
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "events_stream_version_key")
             {
-                // Again; the next attempt binds a new event id.
+                // Again; the next attempt binds a new event id. Three times in a row: the typed conflict, not a 23505.
+                if (attempt >= 3)
+                {
+                    throw new PliersConcurrencyException($"Submission {id}'s event stream kept moving during the status change; read it again.", id, rowVersion, null, e);
+                }
             }
         }
     }

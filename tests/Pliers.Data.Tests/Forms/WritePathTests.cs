@@ -237,6 +237,36 @@ public sealed class WritePathTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task A_status_change_that_meets_an_append_to_its_stream_in_flight_retries_on_the_next_version()
+    {
+        // Another writer holds the row (without changing it) and appends to the submission's stream; the status change
+        // waits for the row, then its event takes the version the other writer took: the statement fails on the
+        // unique stream version, and the retry (a new snapshot, a new event id) lands on the next version.
+        await using var host = await PliersHost.MigratedAsync(postgres);
+        await PublishAsync(host, "in-flight");
+        var submissions = host.Services.GetRequiredService<IFormSubmissionRepository>();
+        var created = await submissions.CreateAsync("in-flight", Named("Ümit"), null, Ct);
+
+        await using var other = await postgres.OpenAsync();
+        await using var transaction = await other.BeginTransactionAsync(Ct);
+        await Execute(other, $"""select id from "{host.Schema}".form_submissions where id = '{created.Id}' for update""");
+        await Execute(other, $"""insert into "{host.Schema}".events (id, aggregate_id, aggregate_type, event_type, event_data, event_version) values (gen_random_uuid(), '{created.Id}', 'form_submission', 'note.added', jsonb_build_object(), 2)""");
+
+        var change = submissions.ChangeStatusAsync(created.Id, created.RowVersion, SubmissionStatus.Submitted, null, Ct);
+        await Eventually.WaitAsync(
+            () => postgres.ScalarAsync<long>($"""select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like '%"{host.Schema}".form_submissions%set status%'"""),
+            waiting => waiting == 1,
+            "the status change waits for the row");
+        Assert.False(change.IsCompleted);
+        await transaction.CommitAsync(Ct);
+
+        var submitted = await change;
+        Assert.Equal(SubmissionStatus.Submitted, submitted.Status);
+        var events = await postgres.QueryAsync<(string, int)>($"""select event_type, event_version from "{host.Schema}".events where aggregate_id = '{created.Id}' order by event_version""");
+        Assert.Equal([("form.submission.created", 1), ("note.added", 2), ("form.submission.submitted", 3)], events);
+    }
+
+    [Fact]
     public async Task Every_refusal_of_a_one_statement_write_is_the_typed_exception_and_writes_nothing()
     {
         await using var host = await PliersHost.MigratedAsync(postgres);
