@@ -20,17 +20,10 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     /// <summary>The aggregate types the library writes itself; <see cref="IEventStore"/> callers cannot append to them.</summary>
     internal static readonly string[] ReservedAggregateTypes = [PliersAggregateTypes.FormDefinition, PliersAggregateTypes.FormSubmission];
 
-    private readonly NpgsqlDataSource _dataSource;
-    private readonly NpgsqlDataSource _read;
-    private readonly string _schema;
     private readonly AppendSignal _signal;
-    private readonly int _maxDepth;
     private readonly Microsoft.Extensions.Logging.ILogger _logger;
-    private readonly NpgsqlDataSource? _listen;
     private readonly EventNotifications? _notifications;
-    private readonly bool _prepare;
     private readonly TenantScope _tenant;
-    private readonly TenantScope _allTenants;
     private readonly PliersDatabase _database;
     private readonly bool _view;
 
@@ -38,15 +31,8 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     {
         _database = database;
         _tenant = database.DefaultTenant;
-        _allTenants = database.AllTenants;
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-        _dataSource = database.DataSource;
-        _read = database.ReadDataSource;
-        _schema = database.Schema;
-        _maxDepth = database.MaxDocumentDepth;
-        _listen = database.ListenDataSource;
-        _notifications = _listen is null ? null : new EventNotifications(_listen, Channel, database.Schema);
-        _prepare = database.PrepareStatements;
+        _notifications = database.ListenDataSource is { } listen ? new EventNotifications(listen, Channel, database.Schema) : null;
         _signal = new AppendSignal(database.DataSource, database.Schema);
         Table = new EventsTable(database);
     }
@@ -56,15 +42,8 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     {
         _database = root._database;
         _logger = root._logger;
-        _dataSource = root._dataSource;
-        _read = root._read;
-        _schema = root._schema;
-        _maxDepth = root._maxDepth;
-        _listen = root._listen;
         _notifications = root._notifications;
-        _prepare = root._prepare;
         _signal = root._signal;
-        _allTenants = root._allTenants;
         Table = root.Table;
         _tenant = tenant;
         _view = true;
@@ -91,8 +70,8 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
 
     private async Task<AppendResult> AppendCoreAsync(Guid aggregateId, string aggregateType, ExpectedVersion expectedVersion, IReadOnlyList<NewEvent> events, CancellationToken cancellationToken)
     {
-        var batch = AppendBatch.Create(aggregateType, events, _maxDepth);
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var batch = AppendBatch.Create(aggregateType, events, _database.MaxDocumentDepth);
+        var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             // "Any version" goes after whoever won: every lost attempt means another append succeeded, so the loop
@@ -172,7 +151,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
             p.Add(new NpgsqlParameter<string?[]>("metadata", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = batch.Metadata });
         }
 
-        if (_prepare)
+        if (_database.PrepareStatements)
         {
             // Measured hot path: prepared once per physical connection. Never behind a transaction pooler (a prepared
             // statement lives on one server connection) or with Max Auto Prepare=0.
@@ -240,7 +219,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
 
     public async Task<long> GetStreamVersionAsync(Guid aggregateId, CancellationToken cancellationToken = default)
     {
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             return await connection.ExecuteScalarAsync<long>(_tenant.Command(Table.StreamVersion, new { aggregate_id = aggregateId }, cancellationToken)).ConfigureAwait(false);
@@ -271,7 +250,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     /// </summary>
     private async IAsyncEnumerable<StoredEvent> ReadStreamCoreAsync(string sql, Guid aggregateId, long version, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _database.ReadDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var command = new NpgsqlCommand(sql, connection);
@@ -280,7 +259,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
                 _tenant.Apply(command);
                 command.Parameters.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
                 command.Parameters.Add(new NpgsqlParameter<long>("version", NpgsqlDbType.Bigint) { TypedValue = version });
-                if (_prepare)
+                if (_database.PrepareStatements)
                 {
                     await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
                 }
@@ -290,7 +269,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
                 {
                     await foreach (var row in Db.RowsAsync<EventRow>(reader, cancellationToken).ConfigureAwait(false))
                     {
-                        yield return row.ToEvent(_maxDepth);
+                        yield return row.ToEvent(_database.MaxDocumentDepth);
                     }
                 }
             }
@@ -329,10 +308,10 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     /// </summary>
     private async Task ThrowIfRestoredBehindAsync(CancellationToken cancellationToken)
     {
-        var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _database.ReadDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            if (await connection.ExecuteScalarAsync<bool>(_allTenants.Command(Table.RestoreCheck, null, cancellationToken)).ConfigureAwait(false))
+            if (await connection.ExecuteScalarAsync<bool>(_database.AllTenants.Command(Table.RestoreCheck, null, cancellationToken)).ConfigureAwait(false))
             {
                 throw new PliersDataException(
                     "The events table holds transaction ids ahead of this server's transaction counter (the database was restored into a new cluster). " +
@@ -389,7 +368,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
                 }
             }
 
-            PliersLog.SubscriptionReconnecting(_logger, _schema, checkpoint.ToString(), (long)backoff.TotalMilliseconds, lost!);
+            PliersLog.SubscriptionReconnecting(_logger, _database.Schema, checkpoint.ToString(), (long)backoff.TotalMilliseconds, lost!);
             await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
         }
@@ -402,7 +381,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     private async IAsyncEnumerable<StoredEvent> SubscribeOnceAsync(GlobalPosition after, EventFilter? filter, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         const int batchSize = 500;
-        if (_listen is null)
+        if (_database.ListenDataSource is null)
         {
             // Behind a transaction pooler without a listen connection: LISTEN would stay behind on a pooled server
             // connection and hear nothing, so read again every second (the delay is bounded by that second).
@@ -481,29 +460,29 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
 
     public async Task<GlobalPosition> GetHeadPositionAsync(CancellationToken cancellationToken = default)
     {
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var head = await connection.QuerySingleOrDefaultAsync<HeadRow>(_allTenants.Command(Table.Head, null, cancellationToken)).ConfigureAwait(false);
+            var head = await connection.QuerySingleOrDefaultAsync<HeadRow>(_database.AllTenants.Command(Table.Head, null, cancellationToken)).ConfigureAwait(false);
             return head is null ? GlobalPosition.Start : new GlobalPosition(head.TransactionId, head.Position);
         }
     }
 
     public async Task<TimeSpan> GetReaderLagAsync(CancellationToken cancellationToken = default)
     {
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var seconds = await connection.ExecuteScalarAsync<double>(_allTenants.Command(Table.ReaderLag, null, cancellationToken)).ConfigureAwait(false);
+            var seconds = await connection.ExecuteScalarAsync<double>(_database.AllTenants.Command(Table.ReaderLag, null, cancellationToken)).ConfigureAwait(false);
             return TimeSpan.FromSeconds(seconds);
         }
     }
 
     private async IAsyncEnumerable<StoredEvent> QueryAsync(string sql, object parameters, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await foreach (var row in Db.StreamAsync<EventRow>(_read, _tenant, sql, parameters, cancellationToken).ConfigureAwait(false))
+        await foreach (var row in Db.StreamAsync<EventRow>(_database.ReadDataSource, _tenant, sql, parameters, cancellationToken).ConfigureAwait(false))
         {
-            yield return row.ToEvent(_maxDepth);
+            yield return row.ToEvent(_database.MaxDocumentDepth);
         }
     }
 }

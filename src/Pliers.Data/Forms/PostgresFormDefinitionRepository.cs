@@ -14,13 +14,9 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
 {
     internal const string AggregateType = PliersAggregateTypes.FormDefinition;
 
-    private readonly NpgsqlDataSource _dataSource;
-    private readonly NpgsqlDataSource _read;
     private readonly PliersWriter _writer;
     private readonly FormDefinitionsTable _table;
-    private readonly int _maxDepth;
     private readonly ActiveDefinitionCache _cache;
-    private readonly string _schema;
     private readonly PliersDatabase _database;
     private readonly TenantScope _tenant;
 
@@ -29,12 +25,8 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         _database = database;
         _tenant = database.DefaultTenant;
         _cache = cache;
-        _schema = database.Schema;
-        _dataSource = database.DataSource;
-        _read = database.ReadDataSource;
         _writer = new PliersWriter(database, events);
         _table = new FormDefinitionsTable(database);
-        _maxDepth = database.MaxDocumentDepth;
     }
 
     /// <summary>A view of <paramref name="root"/> in another tenant, sharing everything else.</summary>
@@ -42,11 +34,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
     {
         _database = root._database;
         _cache = root._cache;
-        _schema = root._schema;
-        _dataSource = root._dataSource;
-        _read = root._read;
         _table = root._table;
-        _maxDepth = root._maxDepth;
         _writer = root._writer.For(tenant);
         _tenant = tenant;
     }
@@ -64,7 +52,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
     public async Task<FormDefinition> CreateVersionAsync(string name, JsonElement? definition = null, EventContext? context = null, CancellationToken cancellationToken = default)
     {
         name = FormName(name);
-        var versions = await QueryAsync(_dataSource, _table.VersionsOfName, new { name }, cancellationToken).ConfigureAwait(false);
+        var versions = await QueryAsync(_database.DataSource, _table.VersionsOfName, new { name }, cancellationToken).ConfigureAwait(false);
         if (versions.Count == 0)
         {
             throw new PliersNotFoundException($"There is no form named '{name}'.");
@@ -109,7 +97,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
                 return updated;
             }
 
-            var current = await GetAsync(_dataSource, id, cancellationToken).ConfigureAwait(false)
+            var current = await GetAsync(_database.DataSource, id, cancellationToken).ConfigureAwait(false)
                 ?? throw new PliersNotFoundException($"Form definition {id} does not exist.");
             if (current.Status != FormDefinitionStatus.Draft)
             {
@@ -124,7 +112,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
             async write =>
             {
                 var versions = (await write.Connection.QueryAsync<DefinitionRow>(write.Command(_table.LockVersionsOfName, new { id })).ConfigureAwait(false))
-                    .Select(r => r.ToDefinition(_maxDepth))
+                    .Select(r => r.ToDefinition(_database.MaxDocumentDepth))
                     .ToList();
                 var target = versions.FirstOrDefault(v => v.Id == id) ?? throw new PliersNotFoundException($"Form definition {id} does not exist.");
                 if (target.Status != FormDefinitionStatus.Draft)
@@ -167,7 +155,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
             return archived;
         }
 
-        var current = await GetAsync(_dataSource, id, cancellationToken).ConfigureAwait(false)
+        var current = await GetAsync(_database.DataSource, id, cancellationToken).ConfigureAwait(false)
             ?? throw new PliersNotFoundException($"Form definition {id} does not exist.");
         throw new PliersConflictException($"Form '{current.Name}' version {current.Version} is already archived.", "form_definitions_status_transition");
     }
@@ -191,7 +179,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
             return deleted;
         }
 
-        var current = await GetAsync(_dataSource, id, cancellationToken).ConfigureAwait(false)
+        var current = await GetAsync(_database.DataSource, id, cancellationToken).ConfigureAwait(false)
             ?? throw new PliersNotFoundException($"Form definition {id} does not exist.");
         throw new PliersConflictException($"Form '{current.Name}' version {current.Version} is {current.Status.ToString().ToLowerInvariant()}; only drafts can be deleted.", "form_definitions_immutable");
     }
@@ -201,13 +189,13 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(pageSize, 500);
         var (afterCreated, afterId) = cursor is null ? (DateTimeOffset.MaxValue, Guid.Empty) : Db.ReadNewestFirstCursor(cursor);
-        var draft = await GetAsync(_read, draftId, cancellationToken).ConfigureAwait(false);
+        var draft = await GetAsync(_database.ReadDataSource, draftId, cancellationToken).ConfigureAwait(false);
         if (draft is not { Status: FormDefinitionStatus.Draft })
         {
             throw new PliersNotFoundException(draft is null ? $"Form definition {draftId} does not exist." : $"Form definition {draftId} is {draft.Status.ToString().ToLowerInvariant()}, not a draft.");
         }
 
-        var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _database.ReadDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
 
@@ -225,16 +213,16 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
     }
 
     public Task<FormDefinition?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default) =>
-        GetAsync(_read, id, cancellationToken);
+        GetAsync(_database.ReadDataSource, id, cancellationToken);
 
     public async Task<FormDefinition?> GetAsync(string name, int version, CancellationToken cancellationToken = default) =>
-        (await QueryAsync(_read, _table.ByNameAndVersion, new { name = FormName(name), version }, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
+        (await QueryAsync(_database.ReadDataSource, _table.ByNameAndVersion, new { name = FormName(name), version }, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
 
     public async Task<FormDefinition?> GetActiveAsync(string name, CancellationToken cancellationToken = default) =>
-        (await QueryAsync(_read, _table.ActiveByName, new { name = FormName(name) }, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
+        (await QueryAsync(_database.ReadDataSource, _table.ActiveByName, new { name = FormName(name) }, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
 
     public Task<IReadOnlyList<FormDefinition>> GetVersionsAsync(string name, CancellationToken cancellationToken = default) =>
-        QueryAsync(_read, _table.VersionsOfName, new { name = FormName(name) }, cancellationToken);
+        QueryAsync(_database.ReadDataSource, _table.VersionsOfName, new { name = FormName(name) }, cancellationToken);
 
     public async Task<Page<FormDefinition>> ListAsync(FormDefinitionQuery query, CancellationToken cancellationToken = default)
     {
@@ -246,7 +234,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
 
         var (afterName, afterVersion) = query.Cursor is null ? (string.Empty, 0) : Decode(query.Cursor);
         var (sql, parameters) = _table.List(query, afterName, afterVersion);
-        var rows = await QueryAsync(_read, sql, parameters, cancellationToken).ConfigureAwait(false);
+        var rows = await QueryAsync(_database.ReadDataSource, sql, parameters, cancellationToken).ConfigureAwait(false);
         var items = rows.Take(query.PageSize).ToArray();
         return new Page<FormDefinition>(items, rows.Count > query.PageSize ? Cursor(items[^1].Name, items[^1].Version) : null);
 
@@ -264,7 +252,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
     /// delivered on commit only); this host drops it as soon as the commit returns.
     /// </summary>
     private Task NotifyAsync(WriteScope write, string name) =>
-        write.Connection.ExecuteAsync(write.Command(_table.Notify, new { payload = _schema + "/" + _tenant.Key(name) }));
+        write.Connection.ExecuteAsync(write.Command(_table.Notify, new { payload = _database.Schema + "/" + _tenant.Key(name) }));
 
     private async Task<FormDefinition> ChangingActiveAsync(Task<FormDefinition> write)
     {
@@ -277,7 +265,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
     {
         var json = definition.GetRawText();
         CheckJsonb(json, "/definition");
-        JsonDepth.Check(json, _maxDepth, "/definition", "The form definition");
+        JsonDepth.Check(json, _database.MaxDocumentDepth, "/definition", "The form definition");
         SchemaValidator.CheckDefinition(definition);
         return json;
     }
@@ -286,7 +274,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         NewEvent.Create(type, data) with { CorrelationId = context?.CorrelationId, CausationId = context?.CausationId };
 
     private async Task<FormDefinition?> SingleAsync(WriteScope write, string sql, object parameters) =>
-        (await write.Connection.QuerySingleOrDefaultAsync<DefinitionRow>(write.Command(sql, parameters)).ConfigureAwait(false))?.ToDefinition(_maxDepth);
+        (await write.Connection.QuerySingleOrDefaultAsync<DefinitionRow>(write.Command(sql, parameters)).ConfigureAwait(false))?.ToDefinition(_database.MaxDocumentDepth);
 
     private async Task<FormDefinition?> GetAsync(NpgsqlDataSource dataSource, Guid id, CancellationToken cancellationToken) =>
         (await QueryAsync(dataSource, _table.ById, new { id }, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
@@ -297,7 +285,7 @@ internal sealed class PostgresFormDefinitionRepository : IFormDefinitionReposito
         await using (connection.ConfigureAwait(false))
         {
             var rows = await connection.QueryAsync<DefinitionRow>(_tenant.Command(sql, parameters, cancellationToken)).ConfigureAwait(false);
-            return rows.Select(r => r.ToDefinition(_maxDepth)).ToList();
+            return rows.Select(r => r.ToDefinition(_database.MaxDocumentDepth)).ToList();
         }
     }
 }

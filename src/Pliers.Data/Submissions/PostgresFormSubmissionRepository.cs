@@ -21,8 +21,6 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
 {
     internal const string AggregateType = PliersAggregateTypes.FormSubmission;
 
-    private readonly NpgsqlDataSource _read;
-    private readonly NpgsqlDataSource _primary;
     private readonly PliersWriter _writer;
     private readonly SchemaValidator _validator;
     private readonly PliersDataOptions _options;
@@ -36,8 +34,6 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     {
         _database = database;
         _tenant = database.DefaultTenant;
-        _read = database.ReadDataSource;
-        _primary = database.DataSource;
         _writer = new PliersWriter(database, events);
         _validator = validator;
         _options = options;
@@ -50,8 +46,6 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     private PostgresFormSubmissionRepository(PostgresFormSubmissionRepository root, TenantScope tenant)
     {
         _database = root._database;
-        _read = root._read;
-        _primary = root._primary;
         _validator = root._validator;
         _options = root._options;
         _cache = root._cache;
@@ -329,7 +323,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     {
         // From the primary: a revision just written is there (read-your-writes), and the history and the row are read
         // in one snapshot.
-        var connection = await _primary.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var rows = await connection.QueryAsync<RevisionRow>(_tenant.Command(_table.RevisionsOf, new { id, revision }, cancellationToken)).ConfigureAwait(false);
@@ -344,7 +338,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         return PliersTelemetry.TraceAsync("submissions.export", async () =>
         {
             IReadOnlyList<string[]> columns;
-            var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            var connection = await _database.ReadDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
                 var versions = (await connection.QueryAsync<DefinitionRow>(_tenant.Command(_definitions.VersionsOfName, new { name }, cancellationToken)).ConfigureAwait(false)).AsList();
@@ -363,7 +357,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
 
     public async Task<FormSubmission?> GetByIdAsync(Guid id, CancellationToken cancellationToken = default)
     {
-        var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _database.ReadDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var row = await connection.QuerySingleOrDefaultAsync<SubmissionRow>(_tenant.Command(_table.ById, new { id }, cancellationToken)).ConfigureAwait(false);
@@ -383,7 +377,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         }
 
         var (sql, parameters) = PageCommand(query);
-        var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _database.ReadDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var rows = (await connection.QueryAsync<SubmissionRow>(_tenant.Command(sql, parameters, cancellationToken)).ConfigureAwait(false)).AsList();
@@ -399,7 +393,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     {
         ArgumentNullException.ThrowIfNull(query);
         var (sql, parameters) = _table.Count(query, _tenant.Id.Length > 0);
-        var connection = await _read.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _database.ReadDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             return await connection.ExecuteScalarAsync<long>(_tenant.Command(sql, parameters, cancellationToken)).ConfigureAwait(false);
@@ -415,7 +409,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
 
     private async IAsyncEnumerable<FormSubmission> StreamCoreAsync(string sql, DynamicParameters parameters, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await foreach (var row in StreamAsync<SubmissionRow>(_read, _tenant, sql, parameters, cancellationToken).ConfigureAwait(false))
+        await foreach (var row in StreamAsync<SubmissionRow>(_database.ReadDataSource, _tenant, sql, parameters, cancellationToken).ConfigureAwait(false))
         {
             yield return row.ToSubmission(MaxDepth);
         }
@@ -578,7 +572,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         }
 
         var generation = _cache.Generation;
-        var connection = await _primary.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var row = key.Id is { } id
@@ -622,7 +616,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     /// <summary>Validates <paramref name="data"/> against the submission's own form version (throws the application layer's errors).</summary>
     private async Task ValidateAgainstOwnVersionAsync(Guid id, JsonElement data, CancellationToken cancellationToken)
     {
-        var connection = await _primary.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var definitionId = await connection.QuerySingleOrDefaultAsync<Guid?>(_tenant.Command(_table.DefinitionOf, new { id }, cancellationToken)).ConfigureAwait(false);

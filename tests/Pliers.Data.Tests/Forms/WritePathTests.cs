@@ -111,10 +111,7 @@ public sealed class WritePathTests(PostgresFixture postgres)
         await Execute(publisher, $"""update "{a.Schema}".form_definitions set status = 'active' where id = '{v2.Id}'""");
 
         var create = b.Services.GetRequiredService<IFormSubmissionRepository>().CreateAsync("permit", Named("Dee"), null, Ct);
-        await Eventually.WaitAsync(
-            () => postgres.ScalarAsync<long>($"""select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like '%"{a.Schema}".form_definitions%for key share%'"""),
-            waiting => waiting == 1,
-            "the submission waits for the publish's lock");
+        await WaitForOneBlockedAsync($"%\"{a.Schema}\".form_definitions%for key share%", "the submission waits for the publish's lock");
         Assert.False(create.IsCompleted);
         await transaction.CommitAsync(Ct);
 
@@ -253,10 +250,7 @@ public sealed class WritePathTests(PostgresFixture postgres)
         await Execute(other, $"""insert into "{host.Schema}".events (id, aggregate_id, aggregate_type, event_type, event_data, event_version) values (gen_random_uuid(), '{created.Id}', 'form_submission', 'note.added', jsonb_build_object(), 2)""");
 
         var change = submissions.ChangeStatusAsync(created.Id, created.RowVersion, SubmissionStatus.Submitted, null, Ct);
-        await Eventually.WaitAsync(
-            () => postgres.ScalarAsync<long>($"""select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like '%"{host.Schema}".form_submissions%set status%'"""),
-            waiting => waiting == 1,
-            "the status change waits for the row");
+        await WaitForOneBlockedAsync($"%\"{host.Schema}\".form_submissions%set status%", "the status change waits for the row");
         Assert.False(change.IsCompleted);
         await transaction.CommitAsync(Ct);
 
@@ -357,6 +351,13 @@ public sealed class WritePathTests(PostgresFixture postgres)
     }
 
     private PliersHost Host(string schema, int cacheSize) => PliersHost.Create(postgres, schema, configure: o => o.DefinitionCacheSize = cacheSize);
+
+    /// <summary>Waits (bounded) until exactly one statement whose text is like <paramref name="queryPattern"/> waits for a lock.</summary>
+    private Task<long> WaitForOneBlockedAsync(string queryPattern, string what) =>
+        Eventually.WaitAsync(
+            () => postgres.ScalarAsync<long>($"select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like '{queryPattern}'"),
+            waiting => waiting == 1,
+            what);
 
     private static async Task Execute(NpgsqlConnection connection, string sql)
     {
