@@ -76,7 +76,10 @@ internal sealed class AppendSignal(NpgsqlDataSource dataSource, string schema) :
                     await _connection.OpenAsync(_stopping.Token).ConfigureAwait(false);
                 }
 
-                await using var command = new NpgsqlCommand("select pg_notify('" + PostgresEventStore.Channel + "', @schema)", _connection);
+                // Asynchronous commit, for this transaction only: a wake-up needs no durability (listeners are woken at
+                // commit either way), and NOTIFY gives its transaction an id, so a synchronous commit would add a WAL
+                // flush per notification to the disk's queue, in front of the appenders' own commits.
+                await using var command = new NpgsqlCommand("select pg_notify('" + PostgresEventStore.Channel + "', @schema), set_config('synchronous_commit', 'off', true)", _connection);
                 command.Parameters.Add(new NpgsqlParameter<string>("schema", NpgsqlDbType.Text) { TypedValue = schema });
                 await command.ExecuteNonQueryAsync(_stopping.Token).ConfigureAwait(false);
 

@@ -191,14 +191,14 @@ internal sealed class EventsTable
     /// </summary>
     public string NextVersionOfId => $"coalesce((select event_version from {Name} where aggregate_id = @id order by event_version desc limit 1), 0) + 1";
 
-    /// <summary>Adds the parameters of <see cref="InsertOneFrom"/> to a raw command (the prepared single-statement writes): a new event id, the types and the context's ids.</summary>
-    public static void AddEventParameters(NpgsqlParameterCollection parameters, string aggregateType, string eventType, EventContext? context)
+    /// <summary>Binds the parameters of <see cref="InsertOneFrom"/> in a prepared single-statement write: a new event id, the types and the context's ids.</summary>
+    public static void AddEventParameters(PositionalStatement.Parameters parameters, string aggregateType, string eventType, EventContext? context)
     {
-        parameters.Add(new NpgsqlParameter<Guid>("event_id", NpgsqlDbType.Uuid) { TypedValue = Guid.CreateVersion7() });
-        parameters.Add(new NpgsqlParameter<string>("aggregate_type", NpgsqlDbType.Text) { TypedValue = aggregateType });
-        parameters.Add(new NpgsqlParameter<string>("event_type", NpgsqlDbType.Text) { TypedValue = eventType });
-        parameters.Add(new NpgsqlParameter<Guid?>("correlation_id", NpgsqlDbType.Uuid) { TypedValue = context?.CorrelationId });
-        parameters.Add(new NpgsqlParameter<Guid?>("causation_id", NpgsqlDbType.Uuid) { TypedValue = context?.CausationId });
+        parameters.Add("event_id", NpgsqlDbType.Uuid, Guid.CreateVersion7());
+        parameters.Add("aggregate_type", NpgsqlDbType.Text, aggregateType);
+        parameters.Add("event_type", NpgsqlDbType.Text, eventType);
+        parameters.Add("correlation_id", NpgsqlDbType.Uuid, context?.CorrelationId);
+        parameters.Add("causation_id", NpgsqlDbType.Uuid, context?.CausationId);
     }
 
     /// <summary>Adds the parameters of <see cref="InsertOneFrom"/>: a new event id, the types and the context's ids.</summary>

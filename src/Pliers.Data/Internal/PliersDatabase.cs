@@ -5,7 +5,7 @@ namespace Pliers.Data.Internal;
 /// <summary>The resolved connection settings every Pliers component shares: the data source and the validated schema.</summary>
 internal sealed class PliersDatabase
 {
-    private readonly string _tenantPrefix;
+    private readonly TenantPrefix _tenantPrefix;
 
     public PliersDatabase(NpgsqlDataSource dataSource, string schema, string? connectionString, NpgsqlDataSource? readDataSource = null, int maxDocumentDepth = 64, string? migrationConnectionString = null, bool transactionPooling = false, NpgsqlDataSource? listenDataSource = null, bool multiTenant = false)
     {

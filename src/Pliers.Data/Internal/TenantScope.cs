@@ -24,10 +24,10 @@ internal sealed class TenantScope
     /// <summary>The parameter that carries a named tenant's id in every statement it sends (<c>@pliers_tenant</c>).</summary>
     public const string ParameterName = "pliers_tenant";
 
-    private readonly string _prefix;
+    private readonly TenantPrefix _prefix;
     private readonly bool _required;
 
-    private TenantScope(string id, string prefix, bool required)
+    private TenantScope(string id, TenantPrefix prefix, bool required)
     {
         Id = id;
         _prefix = prefix;
@@ -38,28 +38,28 @@ internal sealed class TenantScope
     public string Id { get; }
 
     /// <summary>The default tenant of a host; in a multi-tenant host it refuses every statement (a call must name its tenant).</summary>
-    public static TenantScope Default(bool multiTenant) => new(string.Empty, string.Empty, multiTenant);
+    public static TenantScope Default(bool multiTenant) => new(string.Empty, TenantPrefix.None, multiTenant);
 
     /// <summary>The statement that names the tenant, put before each of a named tenant's statements (one per schema).</summary>
-    public static string Prefix(string quotedSchema) => $"call {quotedSchema}.use_tenant(@{ParameterName});\n";
+    public static TenantPrefix Prefix(string quotedSchema) => new($"call {quotedSchema}.use_tenant(@{ParameterName});\n", $"call {quotedSchema}.use_tenant($1)");
 
     /// <summary>A named tenant, its id checked; <paramref name="prefix"/> is the schema's <see cref="Prefix"/>.</summary>
-    public static TenantScope For(string prefix, string? tenantId) => new(CheckId(tenantId), prefix, false);
+    public static TenantScope For(TenantPrefix prefix, string? tenantId) => new(CheckId(tenantId), prefix, false);
 
     /// <summary>The reader of every tenant's events (subscriptions, the global head): it can read events only.</summary>
-    public static TenantScope All(string prefix) => new(AllTenants, prefix, false);
+    public static TenantScope All(TenantPrefix prefix) => new(AllTenants, prefix, false);
 
     /// <summary>The statement as it is sent: the tenant's <c>CALL</c> first, when the tenant is named.</summary>
     public string Sql(string sql)
     {
         EnsureNamed();
-        return _prefix.Length == 0 ? sql : _prefix + sql;
+        return _prefix.Named.Length == 0 ? sql : _prefix.Named + sql;
     }
 
     /// <summary>The statement's parameters with the tenant's added, when the tenant is named.</summary>
     public object? Parameters(object? parameters)
     {
-        if (_prefix.Length == 0)
+        if (_prefix.Named.Length == 0)
         {
             return parameters;
         }
@@ -77,10 +77,20 @@ internal sealed class TenantScope
     public void Apply(NpgsqlCommand command)
     {
         EnsureNamed();
-        if (_prefix.Length > 0)
+        if (_prefix.Named.Length > 0)
         {
-            command.CommandText = _prefix + command.CommandText;
+            command.CommandText = _prefix.Named + command.CommandText;
             command.Parameters.Add(new NpgsqlParameter<string>(ParameterName, NpgsqlDbType.Text) { TypedValue = Id });
+        }
+    }
+
+    /// <summary>Puts a batch of positional statements (<see cref="PositionalStatement"/>) in this tenant: the tenant's <c>CALL</c> as its first command.</summary>
+    public void Apply(NpgsqlBatch batch)
+    {
+        EnsureNamed();
+        if (_prefix.Positional.Length > 0)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(_prefix.Positional) { Parameters = { new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = Id } } });
         }
     }
 
@@ -144,4 +154,11 @@ internal sealed class TenantScope
 
         return tenantId;
     }
+}
+
+/// <summary>A schema's tenant statement in both forms: before a named statement (with its <c>;</c>) and as a positional batch command.</summary>
+internal sealed record TenantPrefix(string Named, string Positional)
+{
+    /// <summary>The default tenant's: nothing.</summary>
+    public static readonly TenantPrefix None = new(string.Empty, string.Empty);
 }

@@ -36,7 +36,7 @@ internal sealed class FormSubmissionsTable
         // The version must still be active when the row goes in: FOR KEY SHARE is the lock the foreign key takes
         // anyway; publish/archive lock the version FOR UPDATE, so a racing publish either waits for this insert or
         // makes this statement re-read the version, find it archived and insert nothing.
-        Create = $"""
+        Create = new PositionalStatement($"""
             with definition as (
                 select id, version from {definitions.Name} where id = @definition and status = 'active' and {tn} for key share
             ), changed as (
@@ -47,7 +47,7 @@ internal sealed class FormSubmissionsTable
                 {events.InsertOneFrom("changed", "@event_data::jsonb", "1")}
             )
             select * from changed
-            """;
+            """);
 
         // A change applies only when the caller's row version is the row's (and, for a status change, the move is
         // allowed from its status); the update itself is the lock. A row changed concurrently fails the row-version
@@ -55,7 +55,7 @@ internal sealed class FormSubmissionsTable
         // The event's "from" is @from_status when the move has one possible source (every move but archiving); else the
         // sub-select reads it, seeing the statement's snapshot, i.e. the row as it was before the update. COALESCE
         // evaluates the sub-select (an init plan) only when it needs it: the common moves skip a second index look-up.
-        ChangeStatus = $"""
+        ChangeStatus = new PositionalStatement($"""
             with changed as (
                 update {t} s set status = @status
                 where s.id = @id and s.xmin = @row_version::text::xid and s.status = any(@from) and s.deleted_at is null and s.tenant_id = {ct}
@@ -64,7 +64,7 @@ internal sealed class FormSubmissionsTable
                 {events.InsertOneFrom("changed", $"jsonb_build_object('from', coalesce(@from_status::text, (select status from {t} where id = @id and {tn})), 'to', @status::text)", events.NextVersionOfId)}
             )
             select * from changed
-            """;
+            """);
         // The replaced revision moves to the history in the same statement: the join reads the row as the statement's
         // snapshot saw it, i.e. before the update (which only succeeds when nobody changed it since).
         UpdateData = $"""
@@ -135,10 +135,10 @@ internal sealed class FormSubmissionsTable
     public string Tenant { get; }
 
     /// <summary>Checks that the named version is active, inserts the submission and its created event.</summary>
-    public string Create { get; }
+    public PositionalStatement Create { get; }
 
     /// <summary>Checks the row version and the move, changes the status and appends the event; the changed row or nothing.</summary>
-    public string ChangeStatus { get; }
+    public PositionalStatement ChangeStatus { get; }
 
     /// <summary>Checks the row version, replaces the data and appends the event; the changed row or nothing.</summary>
     public string UpdateData { get; }

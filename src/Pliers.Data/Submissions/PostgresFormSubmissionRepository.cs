@@ -84,10 +84,10 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                 _table.Create,
                 p =>
                 {
-                    p.Add(new NpgsqlParameter<Guid>("id", NpgsqlDbType.Uuid) { TypedValue = Guid.CreateVersion7() });
-                    p.Add(new NpgsqlParameter<Guid>("definition", NpgsqlDbType.Uuid) { TypedValue = definition.Id });
-                    p.Add(new NpgsqlParameter<string>("data", NpgsqlDbType.Text) { TypedValue = json });
-                    p.Add(new NpgsqlParameter<string>("event_data", NpgsqlDbType.Text) { TypedValue = eventData });
+                    p.Add("id", NpgsqlDbType.Uuid, Guid.CreateVersion7());
+                    p.Add("definition", NpgsqlDbType.Uuid, definition.Id);
+                    p.Add("data", NpgsqlDbType.Text, json);
+                    p.Add("event_data", NpgsqlDbType.Text, eventData);
                     EventsTable.AddEventParameters(p, AggregateType, PliersEventTypes.SubmissionCreated, context);
                 },
                 cancellationToken).ConfigureAwait(false);
@@ -143,11 +143,11 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
             var row = await ChangeStatusCoreAsync(
                 p =>
                 {
-                    p.Add(new NpgsqlParameter<Guid>("id", NpgsqlDbType.Uuid) { TypedValue = id });
-                    p.Add(new NpgsqlParameter<string>("row_version", NpgsqlDbType.Text) { TypedValue = rowVersion.ToString(CultureInfo.InvariantCulture) });
-                    p.Add(new NpgsqlParameter<string>("status", NpgsqlDbType.Text) { TypedValue = Name(status) });
-                    p.Add(new NpgsqlParameter<string[]>("from", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = from });
-                    p.Add(new NpgsqlParameter<string?>("from_status", NpgsqlDbType.Text) { TypedValue = from.Length == 1 ? from[0] : null });
+                    p.Add("id", NpgsqlDbType.Uuid, id);
+                    p.Add("row_version", NpgsqlDbType.Text, rowVersion.ToString(CultureInfo.InvariantCulture));
+                    p.Add("status", NpgsqlDbType.Text, Name(status));
+                    p.Add("from", NpgsqlDbType.Array | NpgsqlDbType.Text, from);
+                    p.Add("from_status", NpgsqlDbType.Text, from.Length == 1 ? from[0] : null);
                     EventsTable.AddEventParameters(p, AggregateType, eventType, context);
                 },
                 id,
@@ -232,7 +232,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
     /// appended to the stream after this statement's snapshot: the unique stream version refuses the event, and the
     /// retry sees the new row version (and refuses the change by it).
     /// </summary>
-    private async Task<SubmissionRow> ChangeStatusCoreAsync(Action<NpgsqlParameterCollection> bind, Guid id, uint rowVersion, SubmissionStatus to, CancellationToken cancellationToken)
+    private async Task<SubmissionRow> ChangeStatusCoreAsync(Action<PositionalStatement.Parameters> bind, Guid id, uint rowVersion, SubmissionStatus to, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
