@@ -53,10 +53,10 @@ internal sealed class EventsTable
             where {check}
             returning position, transaction_id, event_version
             """;
-        Append = Batch("@expected", AtExpected);
-        AppendAny = Batch(Current, SameType);
-        AppendOne = One("@expected", AtExpected);
-        AppendOneAny = One(Current, SameType);
+        Append = new(Batch("@expected", AtExpected));
+        AppendAny = new(Batch(Current, SameType));
+        AppendOne = new(One("@expected", AtExpected));
+        AppendOneAny = new(One(Current, SameType));
         // Bulk import: one event (the same data) as version 1 of each new stream, in the arrays' order.
         InsertFirstEvents = $"""
             {insert}
@@ -67,8 +67,8 @@ internal sealed class EventsTable
         FindByIds = $"select id as Id, aggregate_id as AggregateId, event_version as EventVersion, position as Position, transaction_id as TransactionId from {t} where id = any(@ids) and {tenant}";
         StreamHead = $"select event_version as Version, aggregate_type as AggregateType from {t} where aggregate_id = @aggregate_id and {tenant} order by event_version desc limit 1";
         StreamVersion = $"select coalesce(max(event_version), 0)::bigint from {t} where aggregate_id = @aggregate_id and {tenant}";
-        ReadStream = $"select {Select} from {t} where aggregate_id = @aggregate_id and event_version >= @version and {tenant} order by event_version";
-        ReadStreamBackward = $"select {Select} from {t} where aggregate_id = @aggregate_id and event_version <= @version and {tenant} order by event_version desc";
+        ReadStream = new($"select {Select} from {t} where aggregate_id = @aggregate_id and event_version >= @version and {tenant} order by event_version");
+        ReadStreamBackward = new($"select {Select} from {t} where aggregate_id = @aggregate_id and event_version <= @version and {tenant} order by event_version desc");
         ReadByCorrelation = $"select {Select} from {t} where correlation_id = @correlation_id and {tenant} order by transaction_id, position";
 
         // Only transactions older than the oldest one still running are complete: below that horizon no event can
@@ -105,16 +105,16 @@ internal sealed class EventsTable
     public string Name { get; }
 
     /// <summary>Appends a batch at an expected stream version.</summary>
-    public string Append { get; }
+    public PositionalStatement Append { get; }
 
     /// <summary>Appends a batch after whatever the stream holds.</summary>
-    public string AppendAny { get; }
+    public PositionalStatement AppendAny { get; }
 
     /// <summary>Appends one event at an expected stream version.</summary>
-    public string AppendOne { get; }
+    public PositionalStatement AppendOne { get; }
 
     /// <summary>Appends one event after whatever the stream holds.</summary>
-    public string AppendOneAny { get; }
+    public PositionalStatement AppendOneAny { get; }
 
     /// <summary>The same first event for many new streams (bulk import).</summary>
     public string InsertFirstEvents { get; }
@@ -125,9 +125,9 @@ internal sealed class EventsTable
 
     public string StreamVersion { get; }
 
-    public string ReadStream { get; }
+    public PositionalStatement ReadStream { get; }
 
-    public string ReadStreamBackward { get; }
+    public PositionalStatement ReadStreamBackward { get; }
 
     public string ReadByCorrelation { get; }
 

@@ -143,7 +143,7 @@ internal sealed class WriteScope(NpgsqlConnection connection, NpgsqlTransaction 
     public async Task AppendAsync(Guid aggregateId, string aggregateType, params NewEvent[] domainEvents)
     {
         var batch = AppendBatch.Create(aggregateType, domainEvents, maxDepth);
-        var written = await connection.ExecuteAsync(Command(events.AppendAny, EventsTable.AppendParameters(aggregateId, batch))).ConfigureAwait(false);
+        var written = await connection.ExecuteAsync(Command(events.AppendAny.Named, EventsTable.AppendParameters(aggregateId, batch))).ConfigureAwait(false);
         if (written != batch.Count)
         {
             // The stream belongs to another aggregate type: only a write that bypassed the library can cause this.

@@ -122,35 +122,36 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
             (false, true) => Table.AppendAny,
             (false, false) => Table.Append,
         };
-        await using var command = new NpgsqlCommand(sql, connection);
+        await using var command = new NpgsqlBatch(connection);
         _tenant.Apply(command);
-        var p = command.Parameters;
-        p.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
-        p.Add(new NpgsqlParameter<string>("aggregate_type", NpgsqlDbType.Text) { TypedValue = batch.AggregateType });
-        if (!expectedVersion.IsAny)
+        command.BatchCommands.Add(sql.Command(p =>
         {
-            p.Add(new NpgsqlParameter<int>("expected", NpgsqlDbType.Integer) { TypedValue = (int)expectedVersion.Value });
-        }
+            p.Add("aggregate_id", NpgsqlDbType.Uuid, aggregateId);
+            p.Add("aggregate_type", NpgsqlDbType.Text, batch.AggregateType);
+            if (!expectedVersion.IsAny)
+            {
+                p.Add("expected", NpgsqlDbType.Integer, (int)expectedVersion.Value);
+            }
 
-        if (one)
-        {
-            p.Add(new NpgsqlParameter<Guid>("id", NpgsqlDbType.Uuid) { TypedValue = batch.Ids[0] });
-            p.Add(new NpgsqlParameter<string>("event_type", NpgsqlDbType.Text) { TypedValue = batch.Types[0] });
-            p.Add(new NpgsqlParameter<string>("event_data", NpgsqlDbType.Text) { TypedValue = batch.Data[0] });
-            p.Add(new NpgsqlParameter<Guid?>("correlation_id", NpgsqlDbType.Uuid) { TypedValue = batch.Correlations[0] });
-            p.Add(new NpgsqlParameter<Guid?>("causation_id", NpgsqlDbType.Uuid) { TypedValue = batch.Causations[0] });
-            p.Add(new NpgsqlParameter<string?>("metadata", NpgsqlDbType.Text) { TypedValue = batch.Metadata[0] });
-        }
-        else
-        {
-            p.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Ids });
-            p.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = batch.Types });
-            p.Add(new NpgsqlParameter<string[]>("data", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = batch.Data });
-            p.Add(new NpgsqlParameter<Guid?[]>("correlations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Correlations });
-            p.Add(new NpgsqlParameter<Guid?[]>("causations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Causations });
-            p.Add(new NpgsqlParameter<string?[]>("metadata", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = batch.Metadata });
-        }
-
+            if (one)
+            {
+                p.Add("id", NpgsqlDbType.Uuid, batch.Ids[0]);
+                p.Add("event_type", NpgsqlDbType.Text, batch.Types[0]);
+                p.Add("event_data", NpgsqlDbType.Text, batch.Data[0]);
+                p.Add("correlation_id", NpgsqlDbType.Uuid, batch.Correlations[0]);
+                p.Add("causation_id", NpgsqlDbType.Uuid, batch.Causations[0]);
+                p.Add("metadata", NpgsqlDbType.Text, batch.Metadata[0]);
+            }
+            else
+            {
+                p.Add("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid, batch.Ids);
+                p.Add("types", NpgsqlDbType.Array | NpgsqlDbType.Text, batch.Types);
+                p.Add("data", NpgsqlDbType.Array | NpgsqlDbType.Text, batch.Data);
+                p.Add("correlations", NpgsqlDbType.Array | NpgsqlDbType.Uuid, batch.Correlations);
+                p.Add("causations", NpgsqlDbType.Array | NpgsqlDbType.Uuid, batch.Causations);
+                p.Add("metadata", NpgsqlDbType.Array | NpgsqlDbType.Text, batch.Metadata);
+            }
+        }));
         if (_database.PrepareStatements)
         {
             // Measured hot path: prepared once per physical connection. Never behind a transaction pooler (a prepared
@@ -248,17 +249,20 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
     /// cannot ask for preparation, and a host's own data source has Npgsql's automatic preparation off by default);
     /// rows are still mapped by Dapper's row parser. Measured with <c>pool.load</c> (docs/performance.md).
     /// </summary>
-    private async IAsyncEnumerable<StoredEvent> ReadStreamCoreAsync(string sql, Guid aggregateId, long version, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<StoredEvent> ReadStreamCoreAsync(PositionalStatement sql, Guid aggregateId, long version, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var connection = await _database.ReadDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var command = new NpgsqlCommand(sql, connection);
+            var command = new NpgsqlBatch(connection);
             await using (command.ConfigureAwait(false))
             {
                 _tenant.Apply(command);
-                command.Parameters.Add(new NpgsqlParameter<Guid>("aggregate_id", NpgsqlDbType.Uuid) { TypedValue = aggregateId });
-                command.Parameters.Add(new NpgsqlParameter<long>("version", NpgsqlDbType.Bigint) { TypedValue = version });
+                command.BatchCommands.Add(sql.Command(p =>
+                {
+                    p.Add("aggregate_id", NpgsqlDbType.Uuid, aggregateId);
+                    p.Add("version", NpgsqlDbType.Bigint, version);
+                }));
                 if (_database.PrepareStatements)
                 {
                     await command.PrepareAsync(cancellationToken).ConfigureAwait(false);

@@ -20,9 +20,13 @@ internal sealed class PositionalStatement
     public PositionalStatement(string namedSql)
     {
         var (sql, names) = Rewrite(namedSql);
+        Named = namedSql;
         Sql = sql;
         _names = names;
     }
+
+    /// <summary>Gets the statement as it was written, with <c>@name</c> parameters (for Dapper: the plan tests EXPLAIN it).</summary>
+    public string Named { get; }
 
     /// <summary>Gets the statement with <c>$n</c> in place of each <c>@name</c>.</summary>
     public string Sql { get; }

@@ -73,17 +73,6 @@ internal sealed class TenantScope
     public CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken, IDbTransaction? transaction = null) =>
         new(Sql(sql), Parameters(parameters), transaction, cancellationToken: cancellationToken);
 
-    /// <summary>Puts a raw Npgsql command (the append hot path) in this tenant.</summary>
-    public void Apply(NpgsqlCommand command)
-    {
-        EnsureNamed();
-        if (_prefix.Named.Length > 0)
-        {
-            command.CommandText = _prefix.Named + command.CommandText;
-            command.Parameters.Add(new NpgsqlParameter<string>(ParameterName, NpgsqlDbType.Text) { TypedValue = Id });
-        }
-    }
-
     /// <summary>Puts a batch of positional statements (<see cref="PositionalStatement"/>) in this tenant: the tenant's <c>CALL</c> as its first command.</summary>
     public void Apply(NpgsqlBatch batch)
     {

@@ -154,7 +154,7 @@ public sealed class TenantQueryPlanTests(PostgresFixture postgres, SeededTenants
         var (read, parameters) = events.ReadAll(GlobalPosition.Start, 500, null, namedTenant: true);
         parameters.Add("pliers_tenant", Tenant); // what the tenant's CALL carries (TenantScope)
         AssertIndexedEvents(await PlanAsync(asApplicationRole, read, parameters));
-        AssertIndexedEvents(await PlanAsync(asApplicationRole, events.ReadStream, new { aggregate_id = Guid.NewGuid(), version = 1 }));
+        AssertIndexedEvents(await PlanAsync(asApplicationRole, events.ReadStream.Named, new { aggregate_id = Guid.NewGuid(), version = 1 }));
 
         var count = 0;
         await foreach (var e in seeded.Host.Services.GetRequiredService<IEventStore>().ForTenant(Tenant).ReadAllAsync(GlobalPosition.Start, 500, null, Ct))
