@@ -54,11 +54,9 @@ internal sealed class PliersWriter(PliersDatabase database, PostgresEventStore e
         var connection = await database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var batch = new NpgsqlBatch(connection);
+            var batch = tenant.Batch(connection, statement, bind);
             await using (batch.ConfigureAwait(false))
             {
-                tenant.Apply(batch);
-                batch.BatchCommands.Add(statement.Command(bind));
                 try
                 {
                     if (database.PrepareStatements)

@@ -122,9 +122,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
             (false, true) => Table.AppendAny,
             (false, false) => Table.Append,
         };
-        await using var command = new NpgsqlBatch(connection);
-        _tenant.Apply(command);
-        command.BatchCommands.Add(sql.Command(p =>
+        await using var command = _tenant.Batch(connection, sql, p =>
         {
             p.Add("aggregate_id", NpgsqlDbType.Uuid, aggregateId);
             p.Add("aggregate_type", NpgsqlDbType.Text, batch.AggregateType);
@@ -151,7 +149,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
                 p.Add("causations", NpgsqlDbType.Array | NpgsqlDbType.Uuid, batch.Causations);
                 p.Add("metadata", NpgsqlDbType.Array | NpgsqlDbType.Text, batch.Metadata);
             }
-        }));
+        });
         if (_database.PrepareStatements)
         {
             // Measured hot path: prepared once per physical connection. Never behind a transaction pooler (a prepared
@@ -254,15 +252,13 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         var connection = await _database.ReadDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var command = new NpgsqlBatch(connection);
+            var command = _tenant.Batch(connection, sql, p =>
+            {
+                p.Add("aggregate_id", NpgsqlDbType.Uuid, aggregateId);
+                p.Add("version", NpgsqlDbType.Bigint, version);
+            });
             await using (command.ConfigureAwait(false))
             {
-                _tenant.Apply(command);
-                command.BatchCommands.Add(sql.Command(p =>
-                {
-                    p.Add("aggregate_id", NpgsqlDbType.Uuid, aggregateId);
-                    p.Add("version", NpgsqlDbType.Bigint, version);
-                }));
                 if (_database.PrepareStatements)
                 {
                     await command.PrepareAsync(cancellationToken).ConfigureAwait(false);

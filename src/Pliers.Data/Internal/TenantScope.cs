@@ -73,14 +73,21 @@ internal sealed class TenantScope
     public CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken, IDbTransaction? transaction = null) =>
         new(Sql(sql), Parameters(parameters), transaction, cancellationToken: cancellationToken);
 
-    /// <summary>Puts a batch of positional statements (<see cref="PositionalStatement"/>) in this tenant: the tenant's <c>CALL</c> as its first command.</summary>
-    public void Apply(NpgsqlBatch batch)
+    /// <summary>
+    /// A prepared hot path's batch on <paramref name="connection"/>: <paramref name="statement"/> with the values
+    /// <paramref name="bind"/> gives it, after the tenant's <c>CALL</c> when the tenant is named (one implicit transaction).
+    /// </summary>
+    public NpgsqlBatch Batch(NpgsqlConnection connection, PositionalStatement statement, Action<PositionalStatement.Parameters> bind)
     {
         EnsureNamed();
+        var batch = new NpgsqlBatch(connection);
         if (_prefix.Positional.Length > 0)
         {
             batch.BatchCommands.Add(new NpgsqlBatchCommand(_prefix.Positional) { Parameters = { new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = Id } } });
         }
+
+        batch.BatchCommands.Add(statement.Command(bind));
+        return batch;
     }
 
     /// <summary>A key that is unique across tenants (caches): the name alone for the default tenant.</summary>
