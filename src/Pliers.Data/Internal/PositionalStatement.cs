@@ -8,7 +8,7 @@ namespace Pliers.Data.Internal;
 /// A statement written with named parameters (<c>@name</c>, as every statement of the library is), rewritten once, when
 /// its table is built, into PostgreSQL's own positional form (<c>$1</c>, <c>$2</c>, ...) for the prepared hot paths.
 /// Npgsql sends a positional statement as it is, while it parses and rewrites a named one on every execution: measured
-/// on the status change, ~3.4 KB allocated and 10–60 µs a call more (docs/performance.md). A name used twice gets one
+/// on the status change, ~3.4 KB allocated and 10–65 µs a call more (docs/performance.md). A name used twice gets one
 /// position. Quoted identifiers, standard string literals (an <c>E''</c> literal's backslash escapes are not read),
 /// comments and operators that start with <c>@</c> (<c>@&gt;</c>) are left as they are; a statement with dollar
 /// quoting is refused (none of the library's has any).
