@@ -18,9 +18,6 @@ internal sealed class EventsTable
         "event_data as Data, metadata as Metadata, correlation_id as CorrelationId, causation_id as CausationId, created_at as CreatedAt, " +
         "position as Position, transaction_id as TransactionId, tenant_id as TenantId";
 
-    /// <summary>The columns binary COPY writes (a bulk import's events); position, transaction id, time and tenant take their defaults.</summary>
-    public const string CopyColumns = "id, aggregate_id, aggregate_type, event_type, event_data, event_version, correlation_id, causation_id, metadata";
-
     public EventsTable(PliersDatabase database)
     {
         var t = Name = database.QuotedSchema + ".events";
@@ -60,6 +57,13 @@ internal sealed class EventsTable
         AppendAny = new(Batch(Current, SameType));
         AppendOne = new(One("@expected", AtExpected));
         AppendOneAny = new(One(Current, SameType));
+        // Bulk import: one event (the same data) as version 1 of each new stream, in the arrays' order.
+        InsertFirstEvents = $"""
+            {insert}
+            select e.id, e.aggregate_id, @aggregate_type, @event_type, @event_data::jsonb, 1, @correlation_id, @causation_id, @metadata::jsonb
+            from unnest(@event_ids::uuid[], @aggregate_ids::uuid[]) with ordinality as e(id, aggregate_id, ord)
+            order by e.ord
+            """;
         FindByIds = $"select id as Id, aggregate_id as AggregateId, event_version as EventVersion, position as Position, transaction_id as TransactionId from {t} where id = any(@ids) and {tenant}";
         StreamHead = $"select event_version as Version, aggregate_type as AggregateType from {t} where aggregate_id = @aggregate_id and {tenant} order by event_version desc limit 1";
         StreamVersion = $"select coalesce(max(event_version), 0)::bigint from {t} where aggregate_id = @aggregate_id and {tenant}";
@@ -112,6 +116,8 @@ internal sealed class EventsTable
     /// <summary>Appends one event after whatever the stream holds.</summary>
     public PositionalStatement AppendOneAny { get; }
 
+    /// <summary>The same first event for many new streams (bulk import).</summary>
+    public string InsertFirstEvents { get; }
 
     public string FindByIds { get; }
 

@@ -1,6 +1,5 @@
 using Dapper;
 using Npgsql;
-using NpgsqlTypes;
 using Pliers.Data.Internal;
 
 namespace Pliers.Data.Events;
@@ -153,41 +152,29 @@ internal sealed class WriteScope(NpgsqlConnection connection, NpgsqlTransaction 
     }
 
     /// <summary>
-    /// Appends the same first event to many new streams (bulk import) by binary COPY, in the order of
-    /// <paramref name="aggregateIds"/> (their positions follow it). Measured on the server alone, 1,000 events:
-    /// 10.6–12.5 ms by COPY, 15–22 ms by one <c>INSERT ... SELECT</c> from two uuid arrays (ordered ids, as here; docs/performance.md).
-    /// <paramref name="guarded"/>: row-level security applies to this session on <c>events</c> (the rows then go
-    /// through a temporary table, <see cref="Db.CopyAsync"/>).
+    /// Appends the same first event to many new streams (bulk import) with one statement: the event's data, types and
+    /// context are sent and checked once, the streams and the new event ids as two arrays.
     /// </summary>
-    public async Task AppendFirstEventsAsync(Guid[] aggregateIds, string aggregateType, NewEvent domainEvent, bool guarded)
+    public async Task AppendFirstEventsAsync(Guid[] aggregateIds, string aggregateType, NewEvent domainEvent)
     {
         var batch = AppendBatch.Create(aggregateType, [domainEvent], maxDepth);
-        await Db.CopyAsync(
-            connection,
-            transaction,
-            events.Name,
-            EventsTable.CopyColumns,
-            guarded,
-            async writer =>
-            {
-                foreach (var aggregateId in aggregateIds)
-                {
-                    await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(Guid.CreateVersion7(), NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(aggregateId, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(batch.AggregateType, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(batch.Types[0], NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(batch.Data[0], NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(1, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                    await WriteOrNullAsync(writer, batch.Correlations[0], NpgsqlDbType.Uuid).ConfigureAwait(false);
-                    await WriteOrNullAsync(writer, batch.Causations[0], NpgsqlDbType.Uuid).ConfigureAwait(false);
-                    await WriteOrNullAsync(writer, batch.Metadata[0], NpgsqlDbType.Jsonb).ConfigureAwait(false);
-                }
-            },
-            cancellationToken).ConfigureAwait(false);
-        EventCount += aggregateIds.Length;
-    }
+        var eventIds = new Guid[aggregateIds.Length];
+        for (var i = 0; i < eventIds.Length; i++)
+        {
+            eventIds[i] = Guid.CreateVersion7();
+        }
 
-    private Task WriteOrNullAsync<T>(NpgsqlBinaryImporter writer, T? value, NpgsqlDbType type) =>
-        value is null ? writer.WriteNullAsync(cancellationToken) : writer.WriteAsync(value, type, cancellationToken);
+        var written = await connection.ExecuteAsync(Command(events.InsertFirstEvents, new
+        {
+            event_ids = eventIds,
+            aggregate_ids = aggregateIds,
+            aggregate_type = batch.AggregateType,
+            event_type = batch.Types[0],
+            event_data = batch.Data[0],
+            correlation_id = batch.Correlations[0],
+            causation_id = batch.Causations[0],
+            metadata = batch.Metadata[0],
+        })).ConfigureAwait(false);
+        EventCount += written;
+    }
 }

@@ -60,7 +60,7 @@ internal sealed class FormDefinitionsTable
         ListHead = $"select {Select} from {t} where {tn} and (name, version) > (@after_name, @after_version)";
         SchemaForSubmissionByName = $"select id as Id, version as Version, status as Status, definition -> 'schema' as Schema, name as Name from {t} where {tn} and name = @key and status = 'active'";
         SchemaForSubmissionById = $"select id as Id, version as Version, status as Status, definition -> 'schema' as Schema, name as Name from {t} where id = @key and {tn}";
-        LockActiveForImport = $"select row_security_active('{submissions}'::regclass) as Submissions, row_security_active('{database.QuotedSchema}.events'::regclass) as Events from {t} where id = @id and status = 'active' and {tn} for key share";
+        LockActiveForImport = $"select row_security_active('{submissions}'::regclass) from {t} where id = @id and status = 'active' and {tn} for key share";
         Notify = $"select pg_notify('{ActiveDefinitionCache.Channel}', @payload)";
         IdsOfName = $"select id from {t} where {tn} and name = @form_name";
         IdsOfNameOfId = $"select id from {t} where {tn} and name = (select name from {t} where id = @definition_id and {tn})";
@@ -104,8 +104,7 @@ internal sealed class FormDefinitionsTable
 
     /// <summary>
     /// Locks a version for a bulk import if it is still active, answering whether row-level security applies to this
-    /// session on <c>form_submissions</c> and on <c>events</c> (<see cref="ImportGuards"/>: COPY FROM is refused then;
-    /// <see cref="Internal.Db.CopyAsync"/>); no row when
+    /// session on <c>form_submissions</c> (COPY FROM is refused then; <see cref="Internal.Db.CopyAsync"/>); no row when
     /// the version is not active. <c>FOR KEY SHARE</c> is the lock the foreign key check takes anyway, so concurrent
     /// imports share it; publish and archive lock the version <c>FOR UPDATE</c>, so they wait for imports in flight.
     /// </summary>
@@ -173,6 +172,3 @@ internal sealed record DefinitionRow(Guid Id, string Name, int Version, string S
 
 /// <summary>The definition a submission is validated against: id, version, status, its schema and the form's name.</summary>
 internal sealed record SubmissionSchemaRow(Guid Id, int Version, string Status, string Schema, string Name);
-
-/// <summary>Whether row-level security applies to this session on the two tables a bulk import writes by COPY.</summary>
-internal sealed record ImportGuards(bool Submissions, bool Events);

@@ -442,7 +442,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
         _writer.WriteAsync<int?>(
             async write =>
             {
-                if (await write.Connection.QuerySingleOrDefaultAsync<ImportGuards>(write.Command(_definitions.LockActiveForImport, new { id = definition.Id })).ConfigureAwait(false) is not { } guarded)
+                if (await write.Connection.QuerySingleOrDefaultAsync<bool?>(write.Command(_definitions.LockActiveForImport, new { id = definition.Id })).ConfigureAwait(false) is not { } guarded)
                 {
                     return null;
                 }
@@ -463,7 +463,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                         write.Transaction,
                         _table.Name,
                         FormSubmissionsTable.CopyIn,
-                        guarded.Submissions,
+                        guarded,
                         async writer =>
                         {
                             for (var i = 0; i < items.Length; i++)
@@ -512,7 +512,7 @@ internal sealed class PostgresFormSubmissionRepository : IFormSubmissionReposito
                 }
 
                 var created = Event(PliersEventTypes.SubmissionCreated, context, new FormSubmissionCreated(definition.Id, definition.Version, definition.Name, true));
-                await write.AppendFirstEventsAsync(ids, AggregateType, created, guarded.Events).ConfigureAwait(false);
+                await write.AppendFirstEventsAsync(ids, AggregateType, created).ConfigureAwait(false);
                 return items.Length;
             },
             cancellationToken);

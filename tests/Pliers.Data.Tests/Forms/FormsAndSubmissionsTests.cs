@@ -302,7 +302,7 @@ public sealed class FormsAndSubmissionsTests(PostgresFixture postgres, MigratedS
         // One created event per imported submission: version 1 of its own stream, marked imported.
         Assert.Equal(0L, await postgres.ScalarAsync<long>($"select count(*) from {S}.form_submissions s where not exists (select from {S}.events e where e.aggregate_id = s.id and e.event_version = 1 and e.aggregate_type = 'form_submission' and (e.event_data ->> 'imported')::boolean)"));
 
-        // Their global order is the items' order (the events go in by COPY, one row per item, in turn).
+        // Their global order is the items' order.
         Assert.Equal(
             string.Join(',', Enumerable.Range(0, 2000).Select(i => $"n{i}")),
             await postgres.ScalarAsync<string>($"select string_agg(s.data ->> 'name', ',' order by e.transaction_id, e.position) from {S}.events e join {S}.form_submissions s on s.id = e.aggregate_id"));
