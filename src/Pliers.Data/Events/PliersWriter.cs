@@ -58,13 +58,8 @@ internal sealed class PliersWriter(PliersDatabase database, PostgresEventStore e
             {
                 try
                 {
-                    if (database.PrepareStatements)
-                    {
-                        await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
-                    }
-
                     T? row = null;
-                    var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                    var reader = await Db.ExecuteAsync(batch, database.PrepareStatements, cancellationToken).ConfigureAwait(false);
                     await using (reader.ConfigureAwait(false))
                     {
                         await foreach (var each in Db.RowsAsync<T>(reader, cancellationToken).ConfigureAwait(false))

@@ -122,7 +122,7 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
             (false, true) => Table.AppendAny,
             (false, false) => Table.Append,
         };
-        await using var command = _tenant.Batch(connection, sql, p =>
+        await using var statement = _tenant.Batch(connection, sql, p =>
         {
             p.Add("aggregate_id", NpgsqlDbType.Uuid, aggregateId);
             p.Add("aggregate_type", NpgsqlDbType.Text, batch.AggregateType);
@@ -150,17 +150,10 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
                 p.Add("metadata", NpgsqlDbType.Array | NpgsqlDbType.Text, batch.Metadata);
             }
         });
-        if (_database.PrepareStatements)
-        {
-            // Measured hot path: prepared once per physical connection. Never behind a transaction pooler (a prepared
-            // statement lives on one server connection) or with Max Auto Prepare=0.
-            await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
-        }
-
         var positions = new List<long>(batch.Count);
         ulong transaction = 0;
         long version = 0;
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var reader = await Db.ExecuteAsync(statement, _database.PrepareStatements, cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             positions.Add(reader.GetInt64(0));
@@ -252,19 +245,14 @@ internal sealed class PostgresEventStore : IEventStore, IAsyncDisposable
         var connection = await _database.ReadDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var command = _tenant.Batch(connection, sql, p =>
+            var statement = _tenant.Batch(connection, sql, p =>
             {
                 p.Add("aggregate_id", NpgsqlDbType.Uuid, aggregateId);
                 p.Add("version", NpgsqlDbType.Bigint, version);
             });
-            await using (command.ConfigureAwait(false))
+            await using (statement.ConfigureAwait(false))
             {
-                if (_database.PrepareStatements)
-                {
-                    await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                var reader = await Db.ExecuteAsync(statement, _database.PrepareStatements, cancellationToken).ConfigureAwait(false);
                 await using (reader.ConfigureAwait(false))
                 {
                     await foreach (var row in Db.RowsAsync<EventRow>(reader, cancellationToken).ConfigureAwait(false))

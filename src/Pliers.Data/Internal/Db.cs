@@ -30,6 +30,22 @@ internal static class Db
         }
     }
 
+    /// <summary>
+    /// Runs a prepared hot path's batch (<see cref="TenantScope.Batch"/>): prepared first when <paramref name="prepare"/>
+    /// (<see cref="PliersDatabase.PrepareStatements"/>: once per physical connection, Npgsql keeps it across pool rentals;
+    /// never behind a transaction pooler, where a prepared statement lives on one server connection, or with
+    /// <c>Max Auto Prepare=0</c>).
+    /// </summary>
+    public static async Task<NpgsqlDataReader> ExecuteAsync(NpgsqlBatch batch, bool prepare, CancellationToken cancellationToken)
+    {
+        if (prepare)
+        {
+            await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The rows of an open reader as <typeparamref name="T"/>, mapped by Dapper's row parser (by column name).</summary>
     public static async IAsyncEnumerable<T> RowsAsync<T>(System.Data.Common.DbDataReader reader, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
